@@ -1,0 +1,2 @@
+//! Deterministic network simulator.
+#![forbid(unsafe_code)]
