@@ -10,6 +10,15 @@ use std::time::Duration;
 ///
 /// Probabilities are per packet; values at or below 0 (and NaN) mean never,
 /// values at or above 1 mean always.
+///
+/// # What a packet goes through
+/// Offered at time `t`, in this order: dropped if the link is down, then if
+/// longer than `mtu`, then if the queue is over `queue_limit_bytes`; then
+/// serialized after the packets ahead of it (`bandwidth_bps`); then lost on
+/// the wire (`loss`, `burst_loss`: a lost packet still used its share of the
+/// link); then maybe corrupted; it arrives at serialization end + `delay` +
+/// jitter, never before an earlier packet unless `reorder` held it back; a
+/// duplicate arrives right behind it without using extra bandwidth.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LinkConfig {
     /// Propagation delay added after a packet has been serialized.
