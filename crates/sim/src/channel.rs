@@ -10,7 +10,7 @@ use synack_core::Instant;
 
 use crate::link::{GilbertElliott, LinkConfig};
 use crate::queue::TransmitQueue;
-use crate::DropReason;
+use crate::{DropReason, NetStats};
 
 /// What the channel decided for a packet it was offered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,6 +45,8 @@ pub(crate) struct Channel {
     last_arrival: Instant,
     /// Gilbert–Elliott state: true while in the bad (bursty) state.
     in_burst: bool,
+    /// What happened on this direction alone.
+    pub(crate) stats: NetStats,
 }
 
 impl Channel {
@@ -54,6 +56,7 @@ impl Channel {
             queue: None,
             last_arrival: Instant::ZERO,
             in_burst: false,
+            stats: NetStats::default(),
         };
         channel.reconfigure(config);
         channel

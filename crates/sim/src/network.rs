@@ -312,6 +312,14 @@ impl<N: Node> Network<N> {
         &self.stats
     }
 
+    /// Counters for the direction `from` → `to` alone, if linked: what was
+    /// offered to it and what became of it (`no_route`, `unparseable` and the
+    /// deadline counters stay 0, as they happen before or apart from a link).
+    pub fn link_stats(&self, from: HostId, to: HostId) -> Option<&NetStats> {
+        let index = *self.routes.get(&(from, to))?;
+        self.channels.get(index).map(|c| &c.stats)
+    }
+
     /// Starts or stops capturing (off by default, so long benchmarks don't log).
     pub fn set_capture(&mut self, on: bool) {
         self.capturing = on;
@@ -369,11 +377,14 @@ impl<N: Node> Network<N> {
     fn arrive(&mut self, from: HostId, to: HostId, channel: usize, packet: Vec<u8>) {
         // A partition also cuts packets that were already on the wire.
         if !self.channels[channel].is_up() {
-            self.drop_packet(from, Some(to), DropReason::LinkDown, packet);
+            self.drop_packet(from, Some(to), Some(channel), DropReason::LinkDown, packet);
             return;
         }
-        self.stats.delivered += 1;
-        self.stats.delivered_bytes += packet.len() as u64;
+        let bytes = packet.len() as u64;
+        self.tally(Some(channel), |s| {
+            s.delivered += 1;
+            s.delivered_bytes += bytes;
+        });
         self.record(from, Some(to), CaptureEvent::Delivered, &packet);
         self.hosts[to.0].node.handle_packet(self.now, &packet);
         self.recycle(packet);
@@ -456,23 +467,26 @@ impl<N: Node> Network<N> {
         let to = dst.ok().and_then(|d| self.host_by_addr(d));
         self.record(from, to, CaptureEvent::Sent, &packet);
         if dst.is_err() {
-            return self.drop_packet(from, to, DropReason::Unparseable, packet);
+            return self.drop_packet(from, to, None, DropReason::Unparseable, packet);
         }
         // Routing: only the host owning the destination, over a direct link.
         let Some((to, channel)) = to.and_then(|to| Some((to, *self.routes.get(&(from, to))?)))
         else {
-            return self.drop_packet(from, to, DropReason::NoRoute, packet);
+            return self.drop_packet(from, to, None, DropReason::NoRoute, packet);
         };
+        self.channels[channel].stats.sent += 1;
         let arrival = match self.channels[channel].offer(self.now, &mut packet, &mut self.rng) {
-            Fate::Dropped(reason) => return self.drop_packet(from, Some(to), reason, packet),
+            Fate::Dropped(reason) => {
+                return self.drop_packet(from, Some(to), Some(channel), reason, packet)
+            }
             Fate::Arrives(arrival) => arrival,
         };
         if arrival.corrupted {
-            self.stats.corrupted += 1;
+            self.tally(Some(channel), |s| s.corrupted += 1);
             self.record(from, Some(to), CaptureEvent::Corrupted, &packet);
         }
         if arrival.reordered {
-            self.stats.reordered += 1;
+            self.tally(Some(channel), |s| s.reordered += 1);
             self.record(from, Some(to), CaptureEvent::Reordered, &packet);
         }
         let copy = arrival.duplicated.then(|| {
@@ -491,7 +505,7 @@ impl<N: Node> Network<N> {
             },
         );
         if let Some(copy) = copy {
-            self.stats.duplicated += 1;
+            self.tally(Some(channel), |s| s.duplicated += 1);
             self.record(from, Some(to), CaptureEvent::Duplicated, &copy);
             // Pushed after the original, so it arrives right behind it.
             self.events.push(
@@ -510,12 +524,21 @@ impl<N: Node> Network<N> {
         &mut self,
         from: HostId,
         to: Option<HostId>,
+        channel: Option<usize>,
         reason: DropReason,
         packet: Vec<u8>,
     ) {
-        self.stats.count_drop(reason);
+        self.tally(channel, |s| s.count_drop(reason));
         self.record(from, to, CaptureEvent::Dropped(reason), &packet);
         self.recycle(packet);
+    }
+
+    /// Counts in the network's totals and, when the packet reached a link, in that link's.
+    fn tally(&mut self, channel: Option<usize>, count: impl Fn(&mut NetStats)) {
+        count(&mut self.stats);
+        if let Some(channel) = channel.and_then(|c| self.channels.get_mut(c)) {
+            count(&mut channel.stats);
+        }
     }
 
     fn record(&mut self, from: HostId, to: Option<HostId>, event: CaptureEvent, packet: &[u8]) {

@@ -187,3 +187,24 @@ fn idle_time_is_skipped_in_one_step() {
     assert_eq!(net.host(b).received().len(), 1);
     assert!(!net.step(), "nothing left");
 }
+
+#[test]
+fn each_direction_keeps_its_own_counters() {
+    let cfg = LinkConfig::default()
+        .with_bandwidth_bps(8_000)
+        .with_queue_limit_bytes(100);
+    let (mut net, a, b) = pair(1, cfg);
+    send_numbered(&mut net, a, 5, 100); // 1 on the wire, 1 waiting, 3 dropped
+    net.host_mut(b).send(packet(B, A, 9, 100));
+    net.host_mut(b).send(packet(B, C, 9, 100)); // no route: on no link
+    net.run_for(Duration::from_secs(5));
+    let ab = net.link_stats(a, b).expect("linked").clone();
+    let ba = net.link_stats(b, a).expect("linked").clone();
+    assert_eq!((ab.sent, ab.delivered, ab.queue_drops), (5, 2, 3));
+    assert_eq!((ba.sent, ba.delivered, ba.queue_drops), (1, 1, 0));
+    assert_eq!(ab.delivered_bytes, 200);
+    let total = net.stats();
+    assert_eq!(total.delivered, ab.delivered + ba.delivered);
+    assert_eq!((total.sent, total.no_route), (7, 1));
+    assert_eq!(net.link_stats(a, a), None);
+}
