@@ -44,6 +44,7 @@ mod network;
 mod node;
 pub mod nodes;
 mod queue;
+mod stack_node;
 mod stats;
 
 pub use capture::{Capture, CaptureEvent};

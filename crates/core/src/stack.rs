@@ -1,0 +1,894 @@
+//! The stack: demultiplexing, listeners, timers, and the calls users and drivers make.
+//!
+//! Call order for a driver (as quinn-proto documents it): feed packets with `handle_packet`,
+//! fire due timers with `handle_timeout`, then drain `poll_transmit` until it returns None and
+//! `poll_event` likewise, then sleep until `poll_timeout` or the next packet.
+
+use crate::config::{Config, IsnMode, Keepalive};
+use crate::error::{ConnectError, InvalidHandle, ListenError, RecvError, SendError};
+use crate::event::Event;
+use crate::icmp;
+use crate::ports::PortAllocator;
+use crate::secrets::{DemuxHasher, Secrets};
+use crate::slab::Slab;
+use crate::state::State;
+use crate::stats::Stats;
+use crate::tcb::{ControlSegment, Cx, Owner, Tcb, TcpInfo};
+use crate::time::Instant;
+use core::fmt;
+use rand_core::RngCore;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use synack_wire::ip::{emit_ip_header, ip_header_len, parse_ip, protocol, IpPacket};
+use synack_wire::{SeqNumber, TcpFlags, TcpOptions, TcpRepr};
+
+/// A handle to a connection. Stale handles are detected (generation-checked).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnId {
+    index: u32,
+    gen: u32,
+}
+
+impl fmt::Debug for ConnId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "c{}.{}", self.index, self.gen)
+    }
+}
+
+impl fmt::Display for ConnId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "c{}", self.index)
+    }
+}
+
+/// A handle to a listener.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
+pub struct ListenerId {
+    index: u32,
+    gen: u32,
+}
+
+/// Which directions `shutdown` closes (as `std::net::Shutdown`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Shutdown {
+    /// No more reading: later data is acknowledged and discarded.
+    Read,
+    /// No more writing: a FIN follows the queued data.
+    Write,
+    /// Both.
+    Both,
+}
+
+/// A packet `poll_transmit` wrote.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Transmit {
+    /// Bytes written at the start of the buffer.
+    pub len: usize,
+    /// Destination address (for drivers that route).
+    pub dst: IpAddr,
+}
+
+/// Connection 4-tuple, our end first.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+struct FourTuple {
+    local: SocketAddr,
+    remote: SocketAddr,
+}
+
+struct ConnSlot {
+    tcb: Box<Tcb>,
+    /// Queued in `ready` (may have something to send).
+    ready: bool,
+    /// The deadline last pushed to the timer heap.
+    deadline: Option<Instant>,
+    /// Sits in its listener's accept queue.
+    accept_queued: bool,
+}
+
+#[derive(Debug)]
+struct Listener {
+    addr: SocketAddr,
+    backlog: usize,
+    accept_queue: VecDeque<ConnId>,
+    half_open: usize,
+}
+
+/// A sans-IO TCP/IP stack: packets and time in; packets, events and deadlines out.
+pub struct Stack {
+    config: Arc<Config>,
+    secrets: Secrets,
+    addrs: Vec<IpAddr>,
+    conns: Slab<ConnSlot>,
+    demux: HashMap<FourTuple, ConnId, DemuxHasher>,
+    listeners: Slab<Listener>,
+    listen_map: HashMap<SocketAddr, ListenerId, DemuxHasher>,
+    ports: PortAllocator,
+    events: VecDeque<Event>,
+    control: VecDeque<ControlSegment>,
+    icmp_out: VecDeque<Vec<u8>>,
+    ready: VecDeque<ConnId>,
+    timers: BinaryHeap<Reverse<(Instant, u32, u32)>>,
+    stats: Stats,
+    now: Instant,
+}
+
+impl fmt::Debug for Stack {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Stack")
+            .field("addrs", &self.addrs)
+            .field("connections", &self.conns.len())
+            .field("listeners", &self.listeners.len())
+            .finish()
+    }
+}
+
+impl Stack {
+    /// A stack with no addresses yet. All secrets (ISN key, port offsets, timestamp offsets,
+    /// hash seeds) come from `seed`: the same seed replays the same run.
+    pub fn new(config: Arc<Config>, seed: [u8; 32]) -> Self {
+        let (secrets, mut rng) = Secrets::from_seed(seed);
+        let hasher = secrets.demux_hasher();
+        let ports = PortAllocator::new(config.ephemeral_ports, rng.next_u32());
+        Stack {
+            config,
+            secrets,
+            addrs: Vec::new(),
+            conns: Slab::default(),
+            demux: HashMap::with_hasher(hasher),
+            listeners: Slab::default(),
+            listen_map: HashMap::with_hasher(hasher),
+            ports,
+            events: VecDeque::new(),
+            control: VecDeque::new(),
+            icmp_out: VecDeque::new(),
+            ready: VecDeque::new(),
+            timers: BinaryHeap::new(),
+            stats: Stats::default(),
+            now: Instant::ZERO,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Adds an address the stack answers for.
+    pub fn add_address(&mut self, addr: IpAddr) {
+        if !self.addrs.contains(&addr) {
+            self.addrs.push(addr);
+        }
+    }
+
+    /// The stack's addresses.
+    pub fn addresses(&self) -> &[IpAddr] {
+        &self.addrs
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Connections held (all states, TIME_WAIT included).
+    pub fn connection_count(&self) -> usize {
+        self.conns.len()
+    }
+
+    fn is_local(&self, ip: IpAddr) -> bool {
+        self.addrs.contains(&ip)
+    }
+
+    // ----- Driver side -----
+
+    /// One IP packet from the network.
+    pub fn handle_packet(&mut self, now: Instant, packet: &[u8]) {
+        self.now = now;
+        self.stats.packets_in += 1;
+        let ip = match parse_ip(packet) {
+            Ok(ip) => ip,
+            Err(e) => {
+                self.stats.drop(e.reason());
+                return;
+            }
+        };
+        if !self.is_local(ip.header.dst) {
+            self.stats.drop("not_our_address");
+            return;
+        }
+        match ip.header.protocol {
+            protocol::TCP => self.handle_tcp(now, &ip),
+            protocol::ICMP | protocol::ICMPV6 => self.handle_icmp(now, &ip),
+            _ => self.stats.drop("unknown_protocol"),
+        }
+    }
+
+    fn handle_tcp(&mut self, now: Instant, ip: &IpPacket) {
+        let (src, dst) = (ip.header.src, ip.header.dst);
+        let seg = match TcpRepr::parse(ip.payload, src, dst) {
+            Ok(seg) => seg,
+            Err(e) => {
+                self.stats.drop(e.reason());
+                return;
+            }
+        };
+        if !is_unicast(src) || src == dst {
+            // RFC 1122 §4.2.3.10: segments from broadcast or multicast sources are dropped; and a
+            // packet from our own address to itself is a land attack.
+            self.stats.drop("bad_source_address");
+            return;
+        }
+        if seg.src_port == 0 || seg.dst_port == 0 {
+            self.stats.drop("tcp_port_zero");
+            return;
+        }
+        self.stats.segments_in += 1;
+        let tuple = FourTuple {
+            local: SocketAddr::new(dst, seg.dst_port),
+            remote: SocketAddr::new(src, seg.src_port),
+        };
+        if let Some(&id) = self.demux.get(&tuple) {
+            if self.time_wait_recyclable(id, &seg, tuple.local) {
+                // RFC 9293 §3.10.7.4 / RFC 6191: a new SYN above the old sequence space may reopen
+                // a connection held in TIME-WAIT.
+                self.stats.time_wait_recycled += 1;
+                self.remove_conn(id);
+            } else {
+                self.with_conn(id, |tcb, cx| tcb.on_segment(cx, &seg));
+                return;
+            }
+        }
+        if let Some(lid) = self.find_listener(tuple.local) {
+            self.listener_input(now, lid, tuple, &seg);
+            return;
+        }
+        self.reset_for_closed(tuple, &seg);
+    }
+
+    fn time_wait_recyclable(&self, id: ConnId, seg: &TcpRepr, local: SocketAddr) -> bool {
+        if !(seg.flags.syn() && !seg.flags.ack() && !seg.flags.rst()) {
+            return false;
+        }
+        let Some(slot) = self.conns.get(id.index, id.gen) else {
+            return false;
+        };
+        slot.tcb.state == State::TimeWait
+            && seg.seq > slot.tcb.rcv_nxt()
+            && self.find_listener(local).is_some()
+    }
+
+    /// RFC 9293 §3.10.7.1: in CLOSED, a segment without RST gets a RST.
+    fn reset_for_closed(&mut self, tuple: FourTuple, seg: &TcpRepr) {
+        if seg.flags.rst() {
+            return;
+        }
+        let rst = if seg.flags.ack() {
+            // <SEQ=SEG.ACK><CTL=RST>
+            ControlSegment::rst(tuple.local, tuple.remote, seg.ack, None)
+        } else {
+            // <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>
+            ControlSegment::rst(
+                tuple.local,
+                tuple.remote,
+                SeqNumber(0),
+                Some(seg.seq + seg.seq_len()),
+            )
+        };
+        self.stats.resets_sent_closed += 1;
+        self.push_control(rst);
+    }
+
+    fn push_control(&mut self, seg: ControlSegment) {
+        if self.control.len() < self.config.max_control_queue {
+            self.control.push_back(seg);
+        } else {
+            self.stats.drop("control_queue_full");
+        }
+    }
+
+    fn find_listener(&self, local: SocketAddr) -> Option<ListenerId> {
+        if let Some(&l) = self.listen_map.get(&local) {
+            return Some(l);
+        }
+        let any = match local.ip() {
+            IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+        };
+        self.listen_map
+            .get(&SocketAddr::new(any, local.port()))
+            .copied()
+    }
+
+    /// RFC 9293 §3.10.7.2: SEGMENT ARRIVES in LISTEN.
+    fn listener_input(&mut self, now: Instant, lid: ListenerId, tuple: FourTuple, seg: &TcpRepr) {
+        // First: a RST to a listener is ignored.
+        if seg.flags.rst() {
+            return;
+        }
+        // Second: an ACK to a listener gets <SEQ=SEG.ACK><CTL=RST>.
+        if seg.flags.ack() {
+            self.push_control(ControlSegment::rst(
+                tuple.local,
+                tuple.remote,
+                seg.ack,
+                None,
+            ));
+            self.stats.resets_sent_closed += 1;
+            return;
+        }
+        // Fourth: anything but a SYN is dropped.
+        if !seg.flags.syn() {
+            self.stats.drop("listen_no_syn");
+            return;
+        }
+        let Some(listener) = self.listeners.get(lid.index, lid.gen) else {
+            return;
+        };
+        if listener.half_open >= self.config.syn_backlog {
+            // The SYN queue is full; the client's SYN retransmission retries later.
+            self.stats.syn_queue_overflows += 1;
+            return;
+        }
+        if listener.accept_queue.len() >= listener.backlog {
+            // Linux drops SYNs while the accept queue is full rather than complete handshakes
+            // it could not queue.
+            self.stats.accept_queue_overflows += 1;
+            return;
+        }
+        if self.conns.len() >= self.config.max_connections {
+            self.stats.drop("connection_limit");
+            return;
+        }
+        let iss = self.choose_isn(now, tuple);
+        let id = self.insert_conn(tuple, iss, now, Owner::Listener(lid));
+        if let Some(l) = self.listeners.get_mut(lid.index, lid.gen) {
+            l.half_open += 1;
+        }
+        self.stats.passive_opens += 1;
+        self.with_conn(id, |tcb, cx| tcb.open_passive(cx, seg));
+    }
+
+    fn choose_isn(&self, now: Instant, tuple: FourTuple) -> SeqNumber {
+        SeqNumber(match self.config.isn {
+            IsnMode::Rfc6528 => self
+                .secrets
+                .isn(tuple.local, tuple.remote, now.total_micros()),
+            IsnMode::Fixed(isn) => isn,
+        })
+    }
+
+    fn insert_conn(
+        &mut self,
+        tuple: FourTuple,
+        iss: SeqNumber,
+        now: Instant,
+        owner: Owner,
+    ) -> ConnId {
+        let ts_offset = self.secrets.ts_offset(tuple.local, tuple.remote);
+        let config = &self.config;
+        let (index, gen) = self.conns.insert_with(|index, gen| {
+            let mut tcb = Tcb::new(
+                ConnId { index, gen },
+                tuple.local,
+                tuple.remote,
+                iss,
+                ts_offset,
+                config,
+                now,
+            );
+            tcb.owner = owner;
+            ConnSlot {
+                tcb: Box::new(tcb),
+                ready: false,
+                deadline: None,
+                accept_queued: false,
+            }
+        });
+        let id = ConnId { index, gen };
+        self.demux.insert(tuple, id);
+        id
+    }
+
+    /// Runs `f` on a connection with a context, then does the bookkeeping every change needs:
+    /// listener queues, removal of finished connections, the send queue and the timer heap.
+    fn with_conn<R>(&mut self, id: ConnId, f: impl FnOnce(&mut Tcb, &mut Cx) -> R) -> Option<R> {
+        self.with_conn_requeue(id, true, f)
+    }
+
+    /// As `with_conn`; `requeue` false leaves the connection out of the send queue (it just said
+    /// it has nothing to send).
+    fn with_conn_requeue<R>(
+        &mut self,
+        id: ConnId,
+        requeue: bool,
+        f: impl FnOnce(&mut Tcb, &mut Cx) -> R,
+    ) -> Option<R> {
+        let slot = self.conns.get_mut(id.index, id.gen)?;
+        let mut cx = Cx {
+            now: self.now,
+            config: &self.config,
+            events: &mut self.events,
+            control: &mut self.control,
+        };
+        let r = f(&mut slot.tcb, &mut cx);
+        self.after_change(id, requeue);
+        Some(r)
+    }
+
+    fn after_change(&mut self, id: ConnId, requeue: bool) {
+        let Some(slot) = self.conns.get_mut(id.index, id.gen) else {
+            return;
+        };
+        let state = slot.tcb.state;
+        // A passive connection that finished its handshake moves to the accept queue.
+        if let Owner::Listener(lid) = slot.tcb.owner {
+            if state.is_synchronized() && !slot.accept_queued {
+                let queued = match self.listeners.get_mut(lid.index, lid.gen) {
+                    Some(l) if l.accept_queue.len() < l.backlog => {
+                        l.half_open = l.half_open.saturating_sub(1);
+                        l.accept_queue.push_back(id);
+                        true
+                    }
+                    _ => false,
+                };
+                if queued {
+                    slot.accept_queued = true;
+                    self.events.push_back(Event::Incoming(lid));
+                } else {
+                    // No room (or the listener is gone): reset rather than leave it unowned.
+                    self.stats.accept_queue_overflows += 1;
+                    let mut cx = Cx {
+                        now: self.now,
+                        config: &self.config,
+                        events: &mut self.events,
+                        control: &mut self.control,
+                    };
+                    slot.tcb.abort(&mut cx);
+                }
+            }
+        }
+        let Some(slot) = self.conns.get_mut(id.index, id.gen) else {
+            return;
+        };
+        if slot.tcb.is_finished() {
+            self.remove_conn(id);
+            return;
+        }
+        if requeue && !slot.ready {
+            slot.ready = true;
+            self.ready.push_back(id);
+        }
+        let deadline = slot.tcb.next_deadline();
+        if deadline != slot.deadline {
+            slot.deadline = deadline;
+            if let Some(at) = deadline {
+                self.timers.push(Reverse((at, id.index, id.gen)));
+            }
+        }
+    }
+
+    fn remove_conn(&mut self, id: ConnId) {
+        let Some(slot) = self.conns.remove(id.index, id.gen) else {
+            return;
+        };
+        let tuple = FourTuple {
+            local: slot.tcb.local,
+            remote: slot.tcb.remote,
+        };
+        if self.demux.get(&tuple) == Some(&id) {
+            self.demux.remove(&tuple);
+        }
+        if let Owner::Listener(lid) = slot.tcb.owner {
+            if let Some(l) = self.listeners.get_mut(lid.index, lid.gen) {
+                if slot.accept_queued {
+                    l.accept_queue.retain(|c| *c != id);
+                } else {
+                    l.half_open = l.half_open.saturating_sub(1);
+                }
+            }
+        }
+    }
+
+    /// Fires every timer due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.now = now;
+        while let Some(&Reverse((at, index, gen))) = self.timers.peek() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            let id = ConnId { index, gen };
+            let current = match self.conns.get_mut(index, gen) {
+                Some(slot) if slot.deadline == Some(at) => {
+                    slot.deadline = None;
+                    true
+                }
+                _ => false,
+            };
+            if current {
+                self.with_conn(id, |tcb, cx| tcb.on_timeout(cx));
+            }
+        }
+    }
+
+    /// The next time `handle_timeout` has work (possibly a little early; never late).
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.peek().map(|Reverse((at, _, _))| *at)
+    }
+
+    /// Writes the next outgoing IP packet into `buf` (which should hold at least the MTU).
+    #[must_use]
+    pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+        self.now = now;
+        if let Some(c) = self.control.pop_front() {
+            if let Some(len) = emit_control(&c, self.config.hop_limit, buf) {
+                self.stats.packets_out += 1;
+                self.stats.control_sent += 1;
+                return Some(Transmit {
+                    len,
+                    dst: c.remote.ip(),
+                });
+            }
+        }
+        if let Some(p) = self.icmp_out.pop_front() {
+            if let Some(dst) = buf.get_mut(..p.len()) {
+                dst.copy_from_slice(&p);
+                self.stats.packets_out += 1;
+                let dst_ip = parse_ip(&p)
+                    .map(|ip| ip.header.dst)
+                    .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+                return Some(Transmit {
+                    len: p.len(),
+                    dst: dst_ip,
+                });
+            }
+        }
+        while let Some(id) = self.ready.pop_front() {
+            let Some(slot) = self.conns.get_mut(id.index, id.gen) else {
+                continue;
+            };
+            slot.ready = false;
+            let remote = slot.tcb.remote.ip();
+            let mut produced = None;
+            self.with_conn_requeue(id, false, |tcb, cx| produced = tcb.poll_transmit(cx, buf));
+            if let Some(len) = produced {
+                // It may have more: back of the queue, so connections take turns.
+                if let Some(slot) = self.conns.get_mut(id.index, id.gen) {
+                    if !slot.ready {
+                        slot.ready = true;
+                        self.ready.push_back(id);
+                    }
+                }
+                self.stats.packets_out += 1;
+                return Some(Transmit { len, dst: remote });
+            }
+        }
+        None
+    }
+
+    /// The next event, if any.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    // ----- ICMP -----
+
+    fn handle_icmp(&mut self, now: Instant, ip: &IpPacket) {
+        match icmp::classify(ip) {
+            Ok(icmp::Incoming::EchoRequest(reply)) => {
+                if self.icmp_out.len() < self.config.max_control_queue {
+                    self.icmp_out.push_back(reply);
+                    self.stats.echo_replies += 1;
+                } else {
+                    self.stats.drop("control_queue_full");
+                }
+            }
+            Ok(icmp::Incoming::Error(err)) => {
+                let tuple = FourTuple {
+                    local: err.local,
+                    remote: err.remote,
+                };
+                let Some(&id) = self.demux.get(&tuple) else {
+                    self.stats.drop("icmp_no_connection");
+                    return;
+                };
+                self.stats.icmp_errors += 1;
+                let _ = now;
+                self.with_conn(id, |tcb, cx| tcb.on_icmp_error(cx, &err));
+            }
+            Ok(icmp::Incoming::Ignored) => {}
+            Err(reason) => self.stats.drop(reason),
+        }
+    }
+
+    // ----- User side -----
+
+    /// Listens on `addr` (an address of ours or the unspecified address) with an accept queue of
+    /// `backlog` connections.
+    pub fn listen(&mut self, addr: SocketAddr, backlog: u32) -> Result<ListenerId, ListenError> {
+        if addr.port() == 0 || backlog == 0 {
+            return Err(ListenError::InvalidInput);
+        }
+        if !addr.ip().is_unspecified() && !self.is_local(addr.ip()) {
+            return Err(ListenError::AddrNotAvailable);
+        }
+        if self.listen_map.contains_key(&addr) {
+            return Err(ListenError::AddrInUse);
+        }
+        let (index, gen) = self.listeners.insert_with(|_, _| Listener {
+            addr,
+            backlog: backlog as usize,
+            accept_queue: VecDeque::new(),
+            half_open: 0,
+        });
+        let id = ListenerId { index, gen };
+        self.listen_map.insert(addr, id);
+        Ok(id)
+    }
+
+    /// Takes the oldest established connection from a listener's accept queue.
+    pub fn accept(&mut self, lid: ListenerId) -> Option<ConnId> {
+        let listener = self.listeners.get_mut(lid.index, lid.gen)?;
+        let id = listener.accept_queue.pop_front()?;
+        let slot = self.conns.get_mut(id.index, id.gen)?;
+        slot.accept_queued = false;
+        slot.tcb.owner = Owner::User;
+        Some(id)
+    }
+
+    /// The address a listener is bound to.
+    pub fn listener_addr(&self, lid: ListenerId) -> Option<SocketAddr> {
+        self.listeners.get(lid.index, lid.gen).map(|l| l.addr)
+    }
+
+    /// Stops listening; queued and half-open connections are reset.
+    pub fn unlisten(&mut self, lid: ListenerId) -> Result<(), InvalidHandle> {
+        let listener = self
+            .listeners
+            .remove(lid.index, lid.gen)
+            .ok_or(InvalidHandle)?;
+        self.listen_map.remove(&listener.addr);
+        let owned: Vec<ConnId> = self
+            .conns
+            .iter()
+            .filter(|(_, _, s)| s.tcb.owner == Owner::Listener(lid))
+            .map(|(index, gen, _)| ConnId { index, gen })
+            .collect();
+        for id in owned {
+            self.with_conn(id, |tcb, cx| {
+                tcb.owner = Owner::Orphan;
+                tcb.abort(cx)
+            });
+        }
+        Ok(())
+    }
+
+    /// Opens a connection to `remote` (RFC 9293 §3.10.1 active OPEN). `local` picks the source
+    /// address and port (port 0 or None: an ephemeral port, RFC 6056).
+    pub fn connect(
+        &mut self,
+        now: Instant,
+        local: Option<SocketAddr>,
+        remote: SocketAddr,
+    ) -> Result<ConnId, ConnectError> {
+        self.now = now;
+        if remote.port() == 0 || !is_unicast(remote.ip()) {
+            return Err(ConnectError::InvalidAddress);
+        }
+        if self.conns.len() >= self.config.max_connections {
+            return Err(ConnectError::TooManyConnections);
+        }
+        let local_ip = match local.map(|l| l.ip()) {
+            Some(ip) if !ip.is_unspecified() => {
+                if !self.is_local(ip) {
+                    return Err(ConnectError::AddrNotAvailable);
+                }
+                ip
+            }
+            _ => *self
+                .addrs
+                .iter()
+                .find(|a| a.is_ipv4() == remote.is_ipv4())
+                .ok_or(ConnectError::AddrNotAvailable)?,
+        };
+        if local_ip.is_ipv4() != remote.is_ipv4() {
+            return Err(ConnectError::InvalidAddress);
+        }
+        let port = match local.map(|l| l.port()) {
+            Some(p) if p != 0 => p,
+            _ => {
+                let demux = &self.demux;
+                let listen_map = &self.listen_map;
+                self.ports
+                    .allocate(&self.secrets, local_ip, remote, |p| {
+                        demux.contains_key(&FourTuple {
+                            local: SocketAddr::new(local_ip, p),
+                            remote,
+                        }) || listen_map.contains_key(&SocketAddr::new(local_ip, p))
+                    })
+                    .ok_or(ConnectError::NoFreePorts)?
+            }
+        };
+        let tuple = FourTuple {
+            local: SocketAddr::new(local_ip, port),
+            remote,
+        };
+        if self.demux.contains_key(&tuple) {
+            return Err(ConnectError::AddrInUse);
+        }
+        let iss = self.choose_isn(now, tuple);
+        let id = self.insert_conn(tuple, iss, now, Owner::User);
+        self.stats.active_opens += 1;
+        self.with_conn(id, |tcb, cx| tcb.open_active(cx));
+        Ok(id)
+    }
+
+    fn tcb(&self, id: ConnId) -> Option<&Tcb> {
+        self.conns.get(id.index, id.gen).map(|s| &*s.tcb)
+    }
+
+    /// Queues data; returns how much fit.
+    pub fn send(&mut self, id: ConnId, data: &[u8]) -> Result<usize, SendError> {
+        self.with_conn(id, |tcb, _| tcb.send(data))
+            .unwrap_or(Err(SendError::InvalidHandle))
+    }
+
+    /// Reads data. Ok(0) is end of stream.
+    pub fn recv(&mut self, id: ConnId, buf: &mut [u8]) -> Result<usize, RecvError> {
+        self.with_conn(id, |tcb, cx| tcb.recv(cx, buf))
+            .unwrap_or(Err(RecvError::InvalidHandle))
+    }
+
+    /// Shuts down one or both directions.
+    pub fn shutdown(&mut self, id: ConnId, how: Shutdown) -> Result<(), InvalidHandle> {
+        self.with_conn(id, |tcb, cx| {
+            if matches!(how, Shutdown::Read | Shutdown::Both) {
+                tcb.shutdown_read();
+            }
+            if matches!(how, Shutdown::Write | Shutdown::Both) {
+                tcb.shutdown_write(cx);
+            }
+        })
+        .ok_or(InvalidHandle)
+    }
+
+    /// Closes the connection and gives up the handle; the connection finishes on its own.
+    pub fn close(&mut self, id: ConnId) -> Result<(), InvalidHandle> {
+        self.with_conn(id, |tcb, cx| tcb.close(cx))
+            .ok_or(InvalidHandle)
+    }
+
+    /// Resets the connection (RST) and gives up the handle.
+    pub fn abort(&mut self, id: ConnId) -> Result<(), InvalidHandle> {
+        self.with_conn(id, |tcb, cx| {
+            tcb.owner = Owner::Orphan;
+            tcb.abort(cx)
+        })
+        .ok_or(InvalidHandle)
+    }
+
+    /// A connection's state; None for a stale handle.
+    pub fn state(&self, id: ConnId) -> Option<State> {
+        self.tcb(id).map(|t| t.state)
+    }
+
+    /// The TCP_INFO-like snapshot.
+    pub fn info(&self, id: ConnId) -> Option<TcpInfo> {
+        self.tcb(id).map(|t| t.info())
+    }
+
+    /// Room in the send buffer now.
+    pub fn send_capacity(&self, id: ConnId) -> Option<usize> {
+        self.tcb(id).map(|t| t.send_capacity())
+    }
+
+    /// Whether `recv` would return something other than WouldBlock.
+    pub fn is_readable(&self, id: ConnId) -> bool {
+        self.tcb(id).is_some_and(|t| t.is_readable())
+    }
+
+    /// The error that ended the connection, if any.
+    pub fn error(&self, id: ConnId) -> Option<crate::error::ConnectionError> {
+        self.tcb(id).and_then(|t| t.error)
+    }
+
+    /// Our address and port.
+    pub fn local_addr(&self, id: ConnId) -> Option<SocketAddr> {
+        self.tcb(id).map(|t| t.local)
+    }
+
+    /// The peer's address and port.
+    pub fn remote_addr(&self, id: ConnId) -> Option<SocketAddr> {
+        self.tcb(id).map(|t| t.remote)
+    }
+
+    /// Turns Nagle's algorithm off (true) or on.
+    pub fn set_nodelay(&mut self, id: ConnId, nodelay: bool) -> Result<(), InvalidHandle> {
+        self.with_conn(id, |tcb, _| tcb.nodelay = nodelay)
+            .ok_or(InvalidHandle)
+    }
+
+    /// Turns keepalive on (Some) or off.
+    pub fn set_keepalive(
+        &mut self,
+        id: ConnId,
+        keepalive: Option<Keepalive>,
+    ) -> Result<(), InvalidHandle> {
+        let now = self.now;
+        self.with_conn(id, |tcb, _| tcb.set_keepalive(now, keepalive))
+            .ok_or(InvalidHandle)
+    }
+
+    /// Every connection with its 4-tuple and state (for `ss`-like tools).
+    pub fn connections(&self) -> impl Iterator<Item = (ConnId, &Tcb)> {
+        self.conns
+            .iter()
+            .map(|(index, gen, s)| (ConnId { index, gen }, &*s.tcb))
+    }
+
+    /// Every listener with its address and queue lengths (accept queue, half-open).
+    pub fn listeners(&self) -> impl Iterator<Item = (ListenerId, SocketAddr, usize, usize)> + '_ {
+        self.listeners.iter().map(|(index, gen, l)| {
+            (
+                ListenerId { index, gen },
+                l.addr,
+                l.accept_queue.len(),
+                l.half_open,
+            )
+        })
+    }
+
+    /// Memory held by all connections (struct and buffers), bytes.
+    pub fn connection_memory(&self) -> usize {
+        self.conns
+            .iter()
+            .map(|(_, _, s)| s.tcb.memory() + std::mem::size_of::<ConnSlot>())
+            .sum()
+    }
+}
+
+/// Unicast: not unspecified, multicast or IPv4 broadcast.
+fn is_unicast(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(a) => !(a.is_unspecified() || a.is_multicast() || a.is_broadcast()),
+        IpAddr::V6(a) => !(a.is_unspecified() || a.is_multicast()),
+    }
+}
+
+/// Builds a control segment (a RST, possibly with ACK): no options, zero window.
+fn emit_control(c: &ControlSegment, hop_limit: u8, buf: &mut [u8]) -> Option<usize> {
+    let mut flags = c.flags;
+    if c.ack.is_some() {
+        flags |= TcpFlags::ACK;
+    }
+    let repr = TcpRepr {
+        src_port: c.local.port(),
+        dst_port: c.remote.port(),
+        seq: c.seq,
+        ack: c.ack.unwrap_or(SeqNumber(0)),
+        flags,
+        window: 0,
+        urgent_ptr: 0,
+        options: TcpOptions::default(),
+        payload: &[],
+    };
+    let ip_len = ip_header_len(c.local.ip());
+    let tcp_len = repr.header_len();
+    let total = ip_len + tcp_len;
+    let out = buf.get_mut(..total)?;
+    repr.emit(&mut out[ip_len..], c.local.ip(), c.remote.ip())
+        .ok()?;
+    emit_ip_header(
+        &mut out[..ip_len],
+        c.local.ip(),
+        c.remote.ip(),
+        protocol::TCP,
+        tcp_len,
+        hop_limit,
+        0,
+    )
+    .ok()?;
+    Some(total)
+}

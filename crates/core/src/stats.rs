@@ -1,0 +1,51 @@
+//! Stack-wide counters, `netstat -s` style.
+
+use std::collections::BTreeMap;
+
+/// Counters for the whole stack.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// IP packets handed to the stack.
+    pub packets_in: u64,
+    /// IP packets the stack emitted.
+    pub packets_out: u64,
+    /// TCP segments that parsed and were processed.
+    pub segments_in: u64,
+    /// Packets dropped, by reason (`tcp_bad_checksum`, `not_our_address`, `fragment`, ...).
+    pub drops: BTreeMap<&'static str, u64>,
+    /// Connections opened by `connect`.
+    pub active_opens: u64,
+    /// Connections created from a listener's SYN.
+    pub passive_opens: u64,
+    /// Resets sent for segments with no connection or listener (RFC 9293 §3.10.7.1).
+    pub resets_sent_closed: u64,
+    /// Control segments (resets) sent in total.
+    pub control_sent: u64,
+    /// SYNs dropped because the SYN queue was full.
+    pub syn_queue_overflows: u64,
+    /// Connections dropped because the accept queue was full.
+    pub accept_queue_overflows: u64,
+    /// TIME_WAIT connections replaced by a new SYN (RFC 6191).
+    pub time_wait_recycled: u64,
+    /// ICMP echo requests answered.
+    pub echo_replies: u64,
+    /// ICMP errors that matched a connection.
+    pub icmp_errors: u64,
+}
+
+impl Stats {
+    /// Counts a dropped packet.
+    pub fn drop(&mut self, reason: &'static str) {
+        *self.drops.entry(reason).or_insert(0) += 1;
+    }
+
+    /// Drops for one reason.
+    pub fn drops_for(&self, reason: &str) -> u64 {
+        self.drops.get(reason).copied().unwrap_or(0)
+    }
+
+    /// All drops.
+    pub fn total_drops(&self) -> u64 {
+        self.drops.values().sum()
+    }
+}
