@@ -1,1 +1,39 @@
-fn main() {}
+//! `synack`: a userspace TCP/IP stack, and tools that show TCP at work.
+#![forbid(unsafe_code)]
+
+mod demo;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "synack",
+    version,
+    about = "A userspace TCP/IP stack, and tools that show TCP at work"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a TCP conversation on the built-in simulated network and print every segment as
+    /// tcpdump -n -S would, with each state transition under the segment that caused it.
+    Demo(demo::DemoArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Demo(args) => demo::run(&args, &mut std::io::stdout().lock()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("synack: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -99,8 +99,12 @@ impl Tcb {
     /// (RFC 9293 §3.7.4) and sender-side silly window avoidance (RFC 9293 §3.8.6.2.1).
     fn next_data_segment(&self) -> Option<Outgoing> {
         let data_end = self.data_end();
-        let fin_unsent =
-            self.fin_queued && self.snd_nxt <= data_end && self.snd_nxt >= self.snd_una;
+        // The FIN sits at the end of the data; it is (re)sent when SND.NXT reaches it, and never
+        // after it was acknowledged.
+        let fin_unsent = self.fin_queued
+            && self
+                .fin_seq
+                .is_none_or(|f| self.snd_nxt == f && self.snd_una <= f);
         if self.snd_nxt < data_end {
             let avail = data_end.distance_from(self.snd_nxt);
             let wnd = self.snd_wnd.min(self.cc.cwnd());
