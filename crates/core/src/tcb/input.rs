@@ -174,6 +174,11 @@ impl Tcb {
 
         // SYN-RECEIVED: the peer retransmitted its SYN, so our SYN-ACK was lost; send it again.
         if self.state == State::SynRcvd && flags.syn() && !flags.ack() && seg.seq == self.irs {
+            // Echo the newest TSval, or the peer measures its RTT from the lost first SYN.
+            if let (true, Some(ts)) = (self.ts_ok, seg.options.timestamps) {
+                self.ts_recent = ts.tsval;
+                self.ts_recent_at = cx.now;
+            }
             self.snd_nxt = self.iss;
             return;
         }
