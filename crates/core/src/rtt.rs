@@ -7,7 +7,6 @@ use std::time::Duration;
 pub struct RttEstimator {
     srtt: Option<Duration>,
     rttvar: Duration,
-    latest: Duration,
     min_rtt: Option<Duration>,
     rto: Duration,
     backoff: u32,
@@ -24,7 +23,6 @@ impl RttEstimator {
         RttEstimator {
             srtt: None,
             rttvar: Duration::ZERO,
-            latest: Duration::ZERO,
             min_rtt: None,
             rto: initial_rto.clamp(min_rto, max_rto),
             backoff: 0,
@@ -35,7 +33,6 @@ impl RttEstimator {
 
     /// Takes one RTT measurement R.
     pub fn on_sample(&mut self, r: Duration) {
-        self.latest = r;
         self.min_rtt = Some(self.min_rtt.map_or(r, |m| m.min(r)));
         match self.srtt {
             // RFC 6298 §2.2: SRTT <- R, RTTVAR <- R/2.
@@ -69,11 +66,6 @@ impl RttEstimator {
         self.rto.saturating_mul(factor).min(self.max_rto)
     }
 
-    /// The RTO before backoff.
-    pub fn base_rto(&self) -> Duration {
-        self.rto
-    }
-
     /// RFC 6298 §5.5: the timer expired; back off.
     pub fn on_timeout(&mut self) {
         self.backoff = self.backoff.saturating_add(1);
@@ -97,11 +89,6 @@ impl RttEstimator {
     /// The smallest RTT seen.
     pub fn min_rtt(&self) -> Option<Duration> {
         self.min_rtt
-    }
-
-    /// The most recent sample.
-    pub fn latest(&self) -> Duration {
-        self.latest
     }
 }
 

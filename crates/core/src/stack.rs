@@ -81,7 +81,7 @@ struct ConnSlot {
     tcb: Box<Tcb>,
     /// Queued in `ready` (may have something to send).
     ready: bool,
-    /// The deadline last pushed to the timer heap.
+    /// The time of this connection's live entry in the timer heap (at or before its deadline).
     deadline: Option<Instant>,
     /// Sits in its listener's accept queue.
     accept_queued: bool,
@@ -460,10 +460,12 @@ impl Stack {
             slot.ready = true;
             self.ready.push_back(id);
         }
-        let deadline = slot.tcb.next_deadline();
-        if deadline != slot.deadline {
-            slot.deadline = deadline;
-            if let Some(at) = deadline {
+        // The heap holds at most one live entry per connection, at or before its real deadline:
+        // a deadline that moves later (the RTO restarts on every ACK) costs nothing now, and
+        // the early entry re-arms itself when it pops.
+        if let Some(at) = slot.tcb.next_deadline() {
+            if slot.deadline.is_none_or(|scheduled| at < scheduled) {
+                slot.deadline = Some(at);
                 self.timers.push(Reverse((at, id.index, id.gen)));
             }
         }
@@ -500,15 +502,19 @@ impl Stack {
             }
             self.timers.pop();
             let id = ConnId { index, gen };
-            let current = match self.conns.get_mut(index, gen) {
+            let due = match self.conns.get_mut(index, gen) {
+                // Entries that are not the connection's live one are leftovers: skip them.
                 Some(slot) if slot.deadline == Some(at) => {
                     slot.deadline = None;
-                    true
+                    slot.tcb.next_deadline().is_some_and(|d| d <= now)
                 }
-                _ => false,
+                _ => continue,
             };
-            if current {
-                self.with_conn(id, |tcb, cx| tcb.on_timeout(cx));
+            if due {
+                self.with_conn_requeue(id, true, |tcb, cx| tcb.on_timeout(cx));
+            } else {
+                // The deadline moved later since this entry was pushed: re-arm at the real one.
+                self.after_change(id, false);
             }
         }
     }

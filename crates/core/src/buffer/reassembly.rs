@@ -45,16 +45,6 @@ impl RecvBuffer {
         self.ring.len()
     }
 
-    /// Room for new in-order bytes: what the receive window may offer.
-    pub fn free(&self) -> usize {
-        self.ring.free()
-    }
-
-    /// The buffer's limit.
-    pub fn limit(&self) -> usize {
-        self.ring.limit()
-    }
-
     /// Memory held by the storage.
     pub fn allocated(&self) -> usize {
         self.ring.allocated() + self.ooo.capacity() * 8 + self.recent.capacity() * 4

@@ -36,16 +36,6 @@ impl Ring {
         self.len == 0
     }
 
-    /// The most bytes the ring may hold.
-    pub fn limit(&self) -> usize {
-        self.limit
-    }
-
-    /// Changes the limit (never below what is committed).
-    pub fn set_limit(&mut self, limit: usize) {
-        self.limit = limit.max(self.len);
-    }
-
     /// Room left for new committed bytes.
     pub fn free(&self) -> usize {
         self.limit - self.len
@@ -160,23 +150,26 @@ mod tests {
     fn grows_keeps_uncommitted_data_and_frees_when_empty() {
         let mut r = Ring::new(10_000);
         assert_eq!(r.push(b"hello"), 5);
+        // Out-of-order bytes, written past the committed ones.
         assert!(r.write_at(5000, b"later"));
         let mut out = [0u8; 3];
         assert_eq!(r.read(&mut out, true), 3);
-        assert!(r.write_at(4995 + 5000 - 5000, b"")); // empty write is fine
-        assert!(r.write_at(9000, b"grow")); // forces growth past 8192 while wrapped
-        r.commit(2);
+        assert_eq!(&out, b"hel");
+        // Growth past the first allocation while the head is not at 0 keeps every offset.
+        assert!(r.write_at(9000, b"grow"));
         r.commit(4995);
+        assert_eq!(r.len(), 4997);
         let mut buf = [0u8; 5];
-        // The out-of-order bytes written at 5000 are now at 4997 from the new head.
         assert_eq!(r.copy_out(4997, &mut buf), 0, "not committed yet");
-        r.commit(10);
+        r.commit(5);
         assert_eq!(r.copy_out(4997, &mut buf), 5);
         assert_eq!(&buf, b"later");
-        assert!(!r.write_at(9998, b"toolong"));
+        assert_eq!(r.copy_out(0, &mut buf[..2]), 2);
+        assert_eq!(&buf[..2], b"lo");
+        assert!(!r.write_at(9998, b"toolong"), "past the limit");
         let n = r.len();
         r.consume(n, false);
-        assert_eq!(r.allocated(), 0);
+        assert_eq!(r.allocated(), 0, "an empty ring gives its memory back");
     }
 
     proptest! {

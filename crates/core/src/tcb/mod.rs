@@ -215,7 +215,6 @@ pub struct Tcb {
     pub(crate) counters: ConnCounters,
     readable_signalled: bool,
     write_blocked: bool,
-    pub(crate) created_at: Instant,
     ip_ident: u16,
 }
 
@@ -317,7 +316,6 @@ impl Tcb {
             counters: ConnCounters::default(),
             readable_signalled: false,
             write_blocked: false,
-            created_at: now,
             ip_ident: ts_offset as u16,
         }
     }
@@ -423,24 +421,6 @@ impl Tcb {
         self.state == State::Closed && self.owner != Owner::User
     }
 
-    /// Bytes the user can read.
-    pub(crate) fn recv_queue(&self) -> usize {
-        self.recv.readable()
-    }
-
-    /// Bytes queued and not yet acknowledged.
-    pub(crate) fn send_queue(&self) -> usize {
-        self.send.len()
-    }
-
-    pub(crate) fn rtt(&self) -> &RttEstimator {
-        &self.rtt
-    }
-
-    pub(crate) fn cc(&self) -> &dyn CongestionControl {
-        self.cc.as_ref()
-    }
-
     pub(crate) fn snd_una_for_icmp(&self) -> SeqNumber {
         self.snd_una
     }
@@ -495,6 +475,8 @@ pub struct TcpInfo {
     pub remote: SocketAddr,
     /// Smoothed RTT, if measured.
     pub srtt: Option<Duration>,
+    /// Smallest RTT seen.
+    pub min_rtt: Option<Duration>,
     /// RTT variation.
     pub rttvar: Duration,
     /// Current retransmission timeout (with backoff).
@@ -541,6 +523,7 @@ impl Tcb {
             local: self.local,
             remote: self.remote,
             srtt: self.rtt.srtt(),
+            min_rtt: self.rtt.min_rtt(),
             rttvar: self.rtt.rttvar(),
             rto: self.rtt.rto(),
             cwnd: self.cc.cwnd(),

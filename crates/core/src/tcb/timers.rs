@@ -53,18 +53,19 @@ impl Timers {
     pub fn earliest(&self) -> Option<Instant> {
         self.at.iter().flatten().min().copied()
     }
-    /// Timers due at `now`, in table order.
-    fn due(&self, now: Instant) -> impl Iterator<Item = Timer> + '_ {
-        ALL.into_iter()
-            .filter(move |t| self.at[*t as usize].is_some_and(|at| at <= now))
+    /// Whether `t` is set and due at `now`.
+    fn is_due(&self, t: Timer, now: Instant) -> bool {
+        self.at[t as usize].is_some_and(|at| at <= now)
     }
 }
 
 impl Tcb {
     /// Fires every timer due at `cx.now`.
     pub(crate) fn on_timeout(&mut self, cx: &mut Cx) {
-        let due: Vec<Timer> = self.timers.due(cx.now).collect();
-        for t in due {
+        for t in ALL {
+            if !self.timers.is_due(t, cx.now) {
+                continue;
+            }
             self.timers.clear(t);
             if self.state == State::Closed {
                 return;
@@ -166,7 +167,7 @@ impl Tcb {
     /// Enters or leaves persist mode (RFC 9293 §3.8.6.1) after the window or the queue changed.
     pub(crate) fn update_persist(&mut self, now: Instant) {
         let want_to_send = self.state.is_synchronized()
-            && (self.data_end() > self.snd_una || self.fin_queued && self.fin_seq.is_none());
+            && (!self.send.is_empty() || self.fin_queued && self.fin_seq.is_none());
         if self.snd_wnd == 0 && want_to_send && self.syn_acked() {
             // The timeout would only retransmit into a closed window: the persist timer takes over.
             self.timers.clear(Timer::Retransmit);
