@@ -39,7 +39,7 @@ pub use cc::CongestionControl;
 pub use config::{Config, CongestionAlgorithm, IsnMode, Keepalive};
 pub use error::{ConnectError, ConnectionError, InvalidHandle, ListenError, RecvError, SendError};
 pub use event::Event;
-pub use stack::{ConnId, ListenerId, Shutdown, Stack, Transmit};
+pub use stack::{Conn, ConnId, ListenerId, Shutdown, Stack, Transmit};
 pub use state::State;
 pub use stats::Stats;
 pub use tcb::{ConnCounters, TcpInfo, Timer};

@@ -737,7 +737,7 @@ impl Stack {
 
     /// Queues data; returns how much fit.
     pub fn send(&mut self, id: ConnId, data: &[u8]) -> Result<usize, SendError> {
-        self.with_conn(id, |tcb, _| tcb.send(data))
+        self.with_conn(id, |tcb, cx| tcb.send(cx, data))
             .unwrap_or(Err(SendError::InvalidHandle))
     }
 
@@ -897,4 +897,65 @@ fn emit_control(c: &ControlSegment, hop_limit: u8, buf: &mut [u8]) -> Option<usi
     )
     .ok()?;
     Some(total)
+}
+
+/// A connection handle bound to its stack, for chained calls: `stack.conn(id).send(b"hi")`.
+#[derive(Debug)]
+pub struct Conn<'a> {
+    stack: &'a mut Stack,
+    id: ConnId,
+}
+
+impl Stack {
+    /// The connection `id` as a handle with methods.
+    pub fn conn(&mut self, id: ConnId) -> Conn<'_> {
+        Conn { stack: self, id }
+    }
+}
+
+impl Conn<'_> {
+    /// The handle.
+    pub fn id(&self) -> ConnId {
+        self.id
+    }
+    /// See [`Stack::send`].
+    pub fn send(&mut self, data: &[u8]) -> Result<usize, SendError> {
+        self.stack.send(self.id, data)
+    }
+    /// See [`Stack::recv`].
+    pub fn recv(&mut self, buf: &mut [u8]) -> Result<usize, RecvError> {
+        self.stack.recv(self.id, buf)
+    }
+    /// See [`Stack::shutdown`].
+    pub fn shutdown(&mut self, how: Shutdown) -> Result<(), InvalidHandle> {
+        self.stack.shutdown(self.id, how)
+    }
+    /// See [`Stack::close`].
+    pub fn close(self) -> Result<(), InvalidHandle> {
+        self.stack.close(self.id)
+    }
+    /// See [`Stack::abort`].
+    pub fn abort(self) -> Result<(), InvalidHandle> {
+        self.stack.abort(self.id)
+    }
+    /// See [`Stack::state`].
+    pub fn state(&self) -> Option<State> {
+        self.stack.state(self.id)
+    }
+    /// See [`Stack::info`].
+    pub fn info(&self) -> Option<TcpInfo> {
+        self.stack.info(self.id)
+    }
+    /// See [`Stack::set_nodelay`].
+    pub fn set_nodelay(&mut self, nodelay: bool) -> Result<(), InvalidHandle> {
+        self.stack.set_nodelay(self.id, nodelay)
+    }
+    /// See [`Stack::local_addr`].
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.stack.local_addr(self.id)
+    }
+    /// See [`Stack::remote_addr`].
+    pub fn remote_addr(&self) -> Option<SocketAddr> {
+        self.stack.remote_addr(self.id)
+    }
 }

@@ -8,7 +8,7 @@ use synack_wire::SeqNumber;
 
 impl Tcb {
     /// RFC 9293 §3.10.2 SEND: queue as much of `data` as fits.
-    pub(crate) fn send(&mut self, data: &[u8]) -> Result<usize, SendError> {
+    pub(crate) fn send(&mut self, cx: &mut Cx, data: &[u8]) -> Result<usize, SendError> {
         if let Some(e) = self.error {
             return Err(SendError::Connection(e));
         }
@@ -31,6 +31,8 @@ impl Tcb {
         if n < data.len() {
             self.write_blocked = true;
         }
+        // Queued into a closed window: the persist timer must probe it (RFC 9293 §3.8.6.1).
+        self.update_persist(cx.now);
         Ok(n)
     }
 
