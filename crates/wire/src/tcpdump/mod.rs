@@ -12,13 +12,15 @@
 //! into the marker by [`format_packet`].
 //!
 //! Not reproduced: application-layer decoders other than HTTP's first
-//! line (DNS, SSH, BGP, ... on their well-known ports), MPTCP and MD5
-//! option bodies, and ICMP/ICMPv6 types a TCP stack never meets (router
-//! discovery, neighbor discovery, MLD). Those print a close approximation
-//! and never panic.
+//! line (DNS, SSH, BGP, ... on their well-known ports), transports other
+//! than TCP, UDP, ICMP and ESP (GRE, SCTP, AH, ...), the multi-line hex
+//! dumps tcpdump adds for unknown ICMPv6 messages, and ICMPv6 messages a
+//! TCP stack never meets (MLD, node information, RPL). Those print a
+//! close approximation and never panic.
 
 mod icmp;
 mod ip;
+mod mptcp;
 mod tcp;
 
 use std::fmt::Write;
