@@ -8,8 +8,8 @@
 //! tcpdump's output format; the code is written from scratch.
 //!
 //! tcpdump stops a line with ` [|proto]` when a field lies past the
-//! captured bytes; here that is [`Trunc`], propagated with `?` and turned
-//! into the marker by [`format_packet`].
+//! captured bytes; here that is an internal `Trunc` error, propagated with
+//! `?` and turned into the marker by [`format_packet`].
 //!
 //! Not reproduced: application-layer decoders other than HTTP's first
 //! line (DNS, SSH, BGP, ... on their well-known ports), transports other
