@@ -205,7 +205,7 @@ impl TcpOptions {
             let body = options
                 .get(at + 2..at + usize::from(length))
                 .ok_or_else(|| bad(OptionError::PastEnd))?;
-            let expect = |expected: u8| {
+            let require_len = |expected: u8| {
                 if length == expected {
                     Ok(())
                 } else {
@@ -218,22 +218,22 @@ impl TcpOptions {
             match kind {
                 kind::MSS => {
                     // RFC 9293 §3.2: MSS is kind 2, length 4.
-                    expect(len::MSS)?;
+                    require_len(len::MSS)?;
                     out.mss = Some(be_u16(body));
                 }
                 kind::WINDOW_SCALE => {
                     // RFC 7323 §2.2: Window Scale is kind 3, length 3.
-                    expect(len::WINDOW_SCALE)?;
+                    require_len(len::WINDOW_SCALE)?;
                     out.window_scale = body.first().copied();
                 }
                 kind::SACK_PERMITTED => {
                     // RFC 2018 §2: SACK-Permitted is kind 4, length 2.
-                    expect(len::SACK_PERMITTED)?;
+                    require_len(len::SACK_PERMITTED)?;
                     out.sack_permitted = true;
                 }
                 kind::TIMESTAMPS => {
                     // RFC 7323 §3.2: Timestamps is kind 8, length 10.
-                    expect(len::TIMESTAMPS)?;
+                    require_len(len::TIMESTAMPS)?;
                     out.timestamps = Some(Timestamps {
                         tsval: be_u32(body.get(0..4)),
                         tsecr: be_u32(body.get(4..8)),
@@ -248,7 +248,7 @@ impl TcpOptions {
                         == usize::from(length);
                     if !well_formed || blocks == 0 || blocks > SackBlocks::MAX {
                         let nearest = blocks.clamp(1, SackBlocks::MAX) as u8;
-                        expect(len::SACK_BASE + nearest * len::SACK_BLOCK)?;
+                        require_len(len::SACK_BASE + nearest * len::SACK_BLOCK)?;
                     }
                     out.sack_blocks = body
                         .chunks_exact(8)
