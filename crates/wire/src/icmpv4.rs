@@ -58,7 +58,7 @@ pub enum Icmpv4Repr<'a> {
     },
     /// Destination Unreachable (type 3).
     DestUnreachable {
-        /// Reason code (see [`unreachable`]).
+        /// Reason code (see the `unreachable` module).
         code: u8,
         /// Next-hop MTU for code 4 (RFC 1191 §4); 0 otherwise.
         next_hop_mtu: u16,

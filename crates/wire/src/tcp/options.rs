@@ -183,6 +183,8 @@ impl TcpOptions {
                 reason,
             };
             match kind {
+                // RFC 9293 §3.2: End of Option List ends the list; NOP is
+                // a single byte.
                 kind::EOL => break,
                 kind::NOP => {
                     at += 1;
@@ -193,6 +195,8 @@ impl TcpOptions {
             let length = *options
                 .get(at + 1)
                 .ok_or_else(|| bad(OptionError::PastEnd))?;
+            // RFC 9293 §3.2: the length counts kind and length bytes, so
+            // 0 and 1 are illegal (and 0 would loop forever).
             match length {
                 0 => return Err(bad(OptionError::ZeroLength)),
                 1 => return Err(bad(OptionError::LengthOne)),
@@ -201,7 +205,7 @@ impl TcpOptions {
             let body = options
                 .get(at + 2..at + usize::from(length))
                 .ok_or_else(|| bad(OptionError::PastEnd))?;
-            let expect = |expected: u8| {
+            let require_len = |expected: u8| {
                 if length == expected {
                     Ok(())
                 } else {
@@ -213,19 +217,23 @@ impl TcpOptions {
             };
             match kind {
                 kind::MSS => {
-                    expect(len::MSS)?;
+                    // RFC 9293 §3.2: MSS is kind 2, length 4.
+                    require_len(len::MSS)?;
                     out.mss = Some(be_u16(body));
                 }
                 kind::WINDOW_SCALE => {
-                    expect(len::WINDOW_SCALE)?;
+                    // RFC 7323 §2.2: Window Scale is kind 3, length 3.
+                    require_len(len::WINDOW_SCALE)?;
                     out.window_scale = body.first().copied();
                 }
                 kind::SACK_PERMITTED => {
-                    expect(len::SACK_PERMITTED)?;
+                    // RFC 2018 §2: SACK-Permitted is kind 4, length 2.
+                    require_len(len::SACK_PERMITTED)?;
                     out.sack_permitted = true;
                 }
                 kind::TIMESTAMPS => {
-                    expect(len::TIMESTAMPS)?;
+                    // RFC 7323 §3.2: Timestamps is kind 8, length 10.
+                    require_len(len::TIMESTAMPS)?;
                     out.timestamps = Some(Timestamps {
                         tsval: be_u32(body.get(0..4)),
                         tsecr: be_u32(body.get(4..8)),
@@ -240,7 +248,7 @@ impl TcpOptions {
                         == usize::from(length);
                     if !well_formed || blocks == 0 || blocks > SackBlocks::MAX {
                         let nearest = blocks.clamp(1, SackBlocks::MAX) as u8;
-                        expect(len::SACK_BASE + nearest * len::SACK_BLOCK)?;
+                        require_len(len::SACK_BASE + nearest * len::SACK_BLOCK)?;
                     }
                     out.sack_blocks = body
                         .chunks_exact(8)
@@ -252,6 +260,7 @@ impl TcpOptions {
                         })
                         .collect();
                 }
+                // RFC 9293 §3.2: unknown options are skipped by length.
                 _ => {}
             }
             at += usize::from(length);
@@ -265,8 +274,8 @@ impl TcpOptions {
         *self == TcpOptions::default()
     }
 
-    /// Bytes [`TcpOptions::emit`] writes: a multiple of 4, possibly more
-    /// than [`MAX_OPTIONS_LEN`] (which emission then refuses).
+    /// Bytes the options take when emitted: a multiple of 4, possibly
+    /// more than [`MAX_OPTIONS_LEN`] (which emission then refuses).
     #[must_use]
     pub fn emitted_len(&self) -> usize {
         let mut n = 0;

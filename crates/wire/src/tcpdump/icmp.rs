@@ -199,10 +199,12 @@ fn icmp6_type_name(t: u8) -> Option<&'static str> {
         145 => "ha discovery reply",
         146 => "mobile router solicitation",
         147 => "mobile router advertisement",
-        139 => "node information query",
-        140 => "node information reply",
-        200 => "mtrace message",
-        201 => "mtrace response",
+        // 139/140 are also node information query/reply (RFC 4620);
+        // tcpdump's table names the older meaning first.
+        139 => "who-are-you request",
+        140 => "who-are-you reply",
+        200 => "mtrace response",
+        201 => "mtrace message",
         155 => "RPL",
         _ => return None,
     })

@@ -10,6 +10,13 @@ use crate::ipv6::next_header as nh;
 const SCTP: u8 = 132;
 const DCCP: u8 = 33;
 
+/// IGMP (RFC 3376), valid only over IPv4.
+const IGMP: u8 = 2;
+/// Ethernet-in-IPv6 (RFC 8986), valid only over IPv6.
+const ETHERNET: u8 = 143;
+/// The historical "ND" protocol number tcpdump names.
+const ND: u8 = 77;
+
 fn carries_ports(next: u8) -> bool {
     matches!(next, protocol::TCP | protocol::UDP | SCTP | DCCP)
 }
@@ -26,6 +33,9 @@ pub(crate) struct IpCtx {
     pub fixed_next: u8,
     /// 4 or 6.
     pub version: u8,
+    /// IPv4 MF set or an IPv6 Fragment header seen: tcpdump then trusts
+    /// no length cross-check.
+    pub fragmented: bool,
 }
 
 /// The raw-IP entry point: dispatch on the version nibble.
@@ -78,6 +88,7 @@ fn print_v4(out: &mut Out, packet: &[u8]) -> Res {
         dst: ipv4_at(snap, 16)?,
         fixed_next: proto,
         version: 4,
+        fragmented: off & 0x2000 != 0,
     };
     if off & 0x1FFF != 0 {
         // A later fragment: no transport header to show.
@@ -120,11 +131,12 @@ fn print_v6(out: &mut Out, packet: &[u8]) -> Res {
     };
     let snap = packet.get(..len.min(length)).unwrap_or(packet);
     let mut next = u8_at(snap, 6)?;
-    let ctx = IpCtx {
+    let mut ctx = IpCtx {
         src: ipv6_at(snap, 8)?,
         dst: ipv6_at(snap, 24)?,
         fixed_next: next,
         version: 6,
+        fragmented: false,
     };
     let mut previous: Option<u8> = None;
     let mut at = 0usize;
@@ -200,6 +212,7 @@ fn print_v6(out: &mut Out, packet: &[u8]) -> Res {
                     return Ok(());
                 }
                 found_extension = true;
+                ctx.fragmented = true;
                 next = u8_at(here, 0)?;
             }
             nh::ROUTING => {
@@ -422,11 +435,41 @@ fn demux(out: &mut Out, upper: &[u8], length: usize, next: u8, ctx: &IpCtx) -> R
             out.s("no next header");
             Ok(())
         }
+        nh::ESP => print_esp(out, upper, length),
+        IGMP if ctx.version == 6 => {
+            out.s("[IGMP requires IPv4]");
+            out.invalid();
+            Ok(())
+        }
+        ETHERNET if ctx.version == 4 => {
+            out.s("[Ethernet requires IPv6]");
+            out.invalid();
+            Ok(())
+        }
+        ND => {
+            out.put(format_args!(" nd {length}"));
+            Ok(())
+        }
         other => {
             out.put(format_args!(" ip-proto-{other} {length}"));
             Ok(())
         }
     }
+}
+
+/// ESP (RFC 4303): SPI and sequence number; the rest is ciphertext.
+fn print_esp(out: &mut Out, esp: &[u8], length: usize) -> Res {
+    out.protocol("esp");
+    // tcpdump wants more than the 8-byte SPI + sequence header.
+    if esp.len() <= 8 {
+        return Err(Trunc);
+    }
+    out.put(format_args!(
+        "ESP(spi=0x{:08x},seq=0x{:x}), length {length}",
+        u32_at(esp, 0)?,
+        u32_at(esp, 4)?
+    ));
+    Ok(())
 }
 
 /// UDP as tcpdump prints it for ports it has no decoder for.
@@ -472,7 +515,7 @@ fn print_udp(out: &mut Out, udp: &[u8], length: usize, ctx: &IpCtx) -> Res {
     if udp.len() < 8 {
         return Err(Trunc);
     }
-    if ulen > length {
+    if ulen > length && !ctx.fragmented {
         out.put(format_args!("UDP, bad length {ulen} > {length}"));
     } else {
         out.put(format_args!("UDP, length {ulen}"));

@@ -8,17 +8,19 @@
 //! tcpdump's output format; the code is written from scratch.
 //!
 //! tcpdump stops a line with ` [|proto]` when a field lies past the
-//! captured bytes; here that is [`Trunc`], propagated with `?` and turned
-//! into the marker by [`format_packet`].
+//! captured bytes; here that is an internal `Trunc` error, propagated with
+//! `?` and turned into the marker by [`format_packet`].
 //!
 //! Not reproduced: application-layer decoders other than HTTP's first
-//! line (DNS, SSH, BGP, ... on their well-known ports), MPTCP and MD5
-//! option bodies, and ICMP/ICMPv6 types a TCP stack never meets (router
-//! discovery, neighbor discovery, MLD). Those print a close approximation
-//! and never panic.
+//! line (DNS, SSH, BGP, ... on their well-known ports), transports other
+//! than TCP, UDP, ICMP and ESP (GRE, SCTP, AH, ...), the multi-line hex
+//! dumps tcpdump adds for unknown ICMPv6 messages, and ICMPv6 messages a
+//! TCP stack never meets (MLD, node information, RPL). Those print a
+//! close approximation and never panic.
 
 mod icmp;
 mod ip;
+mod mptcp;
 mod tcp;
 
 use std::fmt::Write;

@@ -128,7 +128,7 @@ pub(crate) fn print(out: &mut Out, seg: &[u8], length: usize, ctx: &IpCtx) -> Re
     if hlen > 20 {
         out.s(", options [");
         let mut first = true;
-        match options(out, seg, hlen - 20, &mut first) {
+        match options(out, seg, (hlen, data_len, flags), &mut first) {
             Ok(()) => out.s("]"),
             Err(Stop::Bad) => {
                 out.s("[bad opt]");
@@ -168,7 +168,14 @@ pub(crate) fn print(out: &mut Out, seg: &[u8], length: usize, ctx: &IpCtx) -> Re
 /// Walks the options area (`left` bytes after the fixed header) the way
 /// tcpdump does, printing each option. `first` stays true until the
 /// first separator is due.
-fn options(out: &mut Out, seg: &[u8], mut left: usize, first: &mut bool) -> Result<(), Stop> {
+fn options(
+    out: &mut Out,
+    seg: &[u8],
+    header: (usize, usize, TcpFlags),
+    first: &mut bool,
+) -> Result<(), Stop> {
+    let (hlen, data_len, flags) = header;
+    let mut left = hlen - 20;
     let mut at = 20;
     while left > 0 {
         if !*first {
@@ -246,6 +253,14 @@ fn options(out: &mut Out, seg: &[u8], mut left: usize, first: &mut bool) -> Resu
             opt::SIGNATURE => {
                 need(16, left)?;
                 out.s(" ");
+                // tcpdump (built with libcrypto, as distributions ship
+                // it) cannot verify without -M and says so.
+                if hlen + data_len > seg.len() {
+                    out.s("snaplen too short, ");
+                } else {
+                    out.s("shared secret not supplied with -M, ");
+                }
+                out.s("can't check - ");
                 hex(out, seg, at, 16)?;
                 16
             }
@@ -298,6 +313,16 @@ fn options(out: &mut Out, seg: &[u8], mut left: usize, first: &mut bool) -> Resu
                 fastopen(out, seg, at, datalen, false)?;
                 datalen
             }
+            opt::MPTCP => {
+                let datalen = len - 2;
+                need(datalen, left)?;
+                // The decoder sees only this option's bytes.
+                let option = seg.get(at - 2..at + datalen).unwrap_or(&[]);
+                if !super::mptcp::print(out, option, len, flags)? {
+                    return Err(Stop::Bad);
+                }
+                datalen
+            }
             opt::EXPERIMENT2 => {
                 let datalen = len - 2;
                 need(datalen, left)?;
@@ -314,8 +339,7 @@ fn options(out: &mut Out, seg: &[u8], mut left: usize, first: &mut bool) -> Resu
                 datalen
             }
             _ => {
-                // Unknown kinds (and MPTCP, whose decoder is not
-                // reproduced) print their bytes in hex.
+                // Unknown kinds print their bytes in hex.
                 let datalen = len - 2;
                 if datalen > 0 {
                     out.s(" 0x");
