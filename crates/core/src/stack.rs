@@ -235,6 +235,11 @@ impl Stack {
                 // a connection held in TIME-WAIT.
                 self.stats.time_wait_recycled += 1;
                 self.remove_conn(id);
+            } else if self.completes_into_full_queue(id, &seg) {
+                // Linux (tcp_abort_on_overflow=0): drop the handshake's last ACK while the accept
+                // queue is full; the SYN-ACK retransmission asks the client again later.
+                self.stats.accept_queue_overflows += 1;
+                return;
             } else {
                 self.with_conn(id, |tcb, cx| tcb.on_segment(cx, &seg));
                 return;
@@ -245,6 +250,25 @@ impl Stack {
             return;
         }
         self.reset_for_closed(tuple, &seg);
+    }
+
+    /// Whether `seg` would complete the handshake of a passive connection whose listener has no
+    /// room in its accept queue.
+    fn completes_into_full_queue(&self, id: ConnId, seg: &TcpRepr) -> bool {
+        if !seg.flags.ack() || seg.flags.rst() || seg.flags.syn() {
+            return false;
+        }
+        let Some(slot) = self.conns.get(id.index, id.gen) else {
+            return false;
+        };
+        let Owner::Listener(lid) = slot.tcb.owner else {
+            return false;
+        };
+        slot.tcb.state == State::SynRcvd
+            && self
+                .listeners
+                .get(lid.index, lid.gen)
+                .is_some_and(|l| l.accept_queue.len() >= l.backlog)
     }
 
     fn time_wait_recyclable(&self, id: ConnId, seg: &TcpRepr, local: SocketAddr) -> bool {
