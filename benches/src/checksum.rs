@@ -1,0 +1,127 @@
+//! A fast running checksum over a byte stream, independent of how the stream is split.
+//!
+//! Four 64-bit lanes each take every fourth 8-byte word (multiply-rotate mixing), so hashing is
+//! several GB/s and stays a small part of a benchmark. It is not cryptographic: it catches lost,
+//! duplicated, reordered or corrupted bytes, which is all a benchmark needs.
+
+const K: u64 = 0x9E37_79B9_7F4A_7C15;
+const BLOCK: usize = 32;
+
+/// Running checksum state.
+#[derive(Clone, Debug)]
+pub struct Checksum {
+    lanes: [u64; 4],
+    tail: [u8; BLOCK],
+    tail_len: usize,
+    len: u64,
+}
+
+impl Default for Checksum {
+    fn default() -> Self {
+        Checksum {
+            lanes: [K, K.rotate_left(16), K.rotate_left(32), K.rotate_left(48)],
+            tail: [0; BLOCK],
+            tail_len: 0,
+            len: 0,
+        }
+    }
+}
+
+#[inline]
+fn mix(lane: u64, word: u64) -> u64 {
+    (lane.rotate_left(23) ^ word).wrapping_mul(K)
+}
+
+impl Checksum {
+    /// A fresh checksum.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Bytes hashed so far.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Nothing hashed yet.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn block(&mut self, b: &[u8]) {
+        for (i, lane) in self.lanes.iter_mut().enumerate() {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&b[i * 8..i * 8 + 8]);
+            *lane = mix(*lane, u64::from_le_bytes(w));
+        }
+    }
+
+    /// Adds `data` to the stream.
+    pub fn update(&mut self, mut data: &[u8]) {
+        self.len += data.len() as u64;
+        if self.tail_len > 0 {
+            let take = (BLOCK - self.tail_len).min(data.len());
+            self.tail[self.tail_len..self.tail_len + take].copy_from_slice(&data[..take]);
+            self.tail_len += take;
+            data = &data[take..];
+            if self.tail_len < BLOCK {
+                return;
+            }
+            let tail = self.tail;
+            self.block(&tail);
+            self.tail_len = 0;
+        }
+        let mut blocks = data.chunks_exact(BLOCK);
+        for b in &mut blocks {
+            self.block(b);
+        }
+        let rest = blocks.remainder();
+        self.tail[..rest.len()].copy_from_slice(rest);
+        self.tail_len = rest.len();
+    }
+
+    /// The checksum of everything added so far.
+    pub fn value(&self) -> u64 {
+        let mut c = self.clone();
+        let mut tail = [0u8; BLOCK];
+        tail[..c.tail_len].copy_from_slice(&c.tail[..c.tail_len]);
+        c.block(&tail);
+        let mut h = c.len.wrapping_mul(K);
+        for lane in c.lanes {
+            h = mix(h, lane);
+        }
+        h ^ (h >> 29)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_does_not_matter_and_changes_are_seen() {
+        let data: Vec<u8> = (0..10_000u32).map(|i| (i * 7 + i / 13) as u8).collect();
+        let mut whole = Checksum::new();
+        whole.update(&data);
+        for step in [1, 3, 31, 32, 33, 1000] {
+            let mut parts = Checksum::new();
+            for c in data.chunks(step) {
+                parts.update(c);
+            }
+            assert_eq!(parts.value(), whole.value(), "step {step}");
+        }
+        let mut flipped = data.clone();
+        flipped[5000] ^= 1;
+        let mut other = Checksum::new();
+        other.update(&flipped);
+        assert_ne!(other.value(), whole.value());
+        let mut swapped = data.clone();
+        swapped.swap(100, 101);
+        let mut other = Checksum::new();
+        other.update(&swapped);
+        assert_ne!(other.value(), whole.value());
+        let mut short = Checksum::new();
+        short.update(&data[..9_999]);
+        assert_ne!(short.value(), whole.value());
+    }
+}
