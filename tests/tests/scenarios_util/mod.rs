@@ -321,6 +321,36 @@ impl World {
         }
     }
 
+    /// (SND.NXT, RCV.NXT) of a connection.
+    pub fn seqs(&self, h: HostId, c: ConnId) -> (u32, u32) {
+        self.stack(h)
+            .connections()
+            .find(|(id, _)| *id == c)
+            .map(|(_, t)| (t.snd_nxt().0, t.rcv_nxt().0))
+            .expect("live connection")
+    }
+
+    /// The window (bytes) `h` last advertised on `c`.
+    pub fn rcv_wnd(&self, h: HostId, c: ConnId) -> u32 {
+        self.stack(h).info(c).expect("live connection").rcv_wnd
+    }
+
+    /// Sets one direction of the link up or down (the other direction keeps its setting).
+    pub fn set_up(&mut self, from: HostId, to: HostId, up: bool) {
+        let cfg = self
+            .net
+            .link_config(from, to)
+            .expect("linked")
+            .clone()
+            .with_up(up);
+        self.net.set_link(from, to, cfg);
+    }
+
+    /// Runs until virtual time `t`.
+    pub fn run_to(&mut self, t: Instant) {
+        self.net.run_until(t);
+    }
+
     /// Runs for `d`.
     pub fn run_for(&mut self, d: Duration) {
         self.net.run_for(d);
@@ -328,7 +358,11 @@ impl World {
 
     /// Runs until host `h`'s connection `c` is in `s` (panics with the trace if not in `limit`).
     pub fn run_to_state(&mut self, h: HostId, c: ConnId, s: State, limit: Duration) {
-        let ok = self.run_until(limit, move |w| w.state(h, c) == Some(s));
+        // A closed connection nobody holds is freed at once: None counts as CLOSED.
+        let ok = self.run_until(limit, move |w| match w.state(h, c) {
+            Some(now) => now == s,
+            None => s == State::Closed,
+        });
         if !ok {
             self.dump();
             panic!(
