@@ -53,13 +53,18 @@ impl Checksum {
     }
 
     #[inline]
-    fn block(&mut self, block: &[u8]) {
-        for i in 0..4 {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(&block[i * 8..i * 8 + 8]);
-            self.a[i] = self.a[i].wrapping_add(u64::from_le_bytes(w));
-            self.b[i] = self.b[i].wrapping_add(self.a[i]);
+    fn blocks(a: &mut [u64; 4], b: &mut [u64; 4], data: &[u8]) {
+        // Lanes live in locals for the loop so they stay in registers.
+        let (mut la, mut lb) = (*a, *b);
+        for block in data.chunks_exact(BLOCK) {
+            for i in 0..4 {
+                let mut w = [0u8; 8];
+                w.copy_from_slice(&block[i * 8..i * 8 + 8]);
+                la[i] = la[i].wrapping_add(u64::from_le_bytes(w));
+                lb[i] = lb[i].wrapping_add(la[i]);
+            }
         }
+        (*a, *b) = (la, lb);
     }
 
     /// Adds `data` to the stream.
@@ -73,15 +78,12 @@ impl Checksum {
             if self.tail_len < BLOCK {
                 return;
             }
-            let tail = self.tail;
-            self.block(&tail);
+            Self::blocks(&mut self.a, &mut self.b, &self.tail);
             self.tail_len = 0;
         }
-        let mut blocks = data.chunks_exact(BLOCK);
-        for b in &mut blocks {
-            self.block(b);
-        }
-        let rest = blocks.remainder();
+        let whole = data.len() / BLOCK * BLOCK;
+        Self::blocks(&mut self.a, &mut self.b, &data[..whole]);
+        let rest = &data[whole..];
         self.tail[..rest.len()].copy_from_slice(rest);
         self.tail_len = rest.len();
     }
@@ -91,7 +93,7 @@ impl Checksum {
         let mut c = self.clone();
         let mut tail = [0u8; BLOCK];
         tail[..c.tail_len].copy_from_slice(&c.tail[..c.tail_len]);
-        c.block(&tail);
+        Self::blocks(&mut c.a, &mut c.b, &tail);
         let mut h = c.len.wrapping_mul(K);
         for (a, b) in c.a.into_iter().zip(c.b) {
             h = mix(mix(h, a), b);

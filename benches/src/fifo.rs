@@ -101,6 +101,14 @@ impl Fifo {
     fn fire_due<A: App>(&mut self, index: usize, side: &mut Side<A>) {
         if side.stack.poll_timeout().is_some_and(|t| t <= self.now) {
             self.timer_wakeups += 1;
+            if let Some(trace) = &mut self.trace {
+                let who = if index == 0 { "client" } else { "server" };
+                let held = side.stack.connection_count();
+                trace.push(format!(
+                    "{} ({who} timer wakeup, {held} connection(s) held)",
+                    self.now
+                ));
+            }
             side.stack.handle_timeout(self.now);
             self.service(index, side);
         }
