@@ -133,10 +133,10 @@ impl RecvBuffer {
         self.ooo.insert(i, (start, end));
     }
 
-    /// Copies readable bytes into `dst` and consumes them.
+    /// Copies readable bytes into `dst` and consumes them. The storage stays allocated: a
+    /// reader that keeps up would otherwise allocate and zero it again for every segment.
     pub fn read(&mut self, dst: &mut [u8]) -> usize {
-        let keep = self.has_out_of_order();
-        self.ring.read(dst, keep)
+        self.ring.read(dst, true)
     }
 
     /// SACK blocks to report (RFC 2018 §4): the block holding the newest segment first, then

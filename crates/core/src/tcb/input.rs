@@ -363,6 +363,7 @@ impl Tcb {
                 acked = acked.saturating_sub(1);
             }
             let data_acked = (acked as usize).min(self.send.len());
+            // Keep the storage while more may be written; give it back once the FIN is queued.
             let keep = !self.fin_queued;
             self.send.consume(data_acked, keep);
             self.counters.bytes_acked += data_acked as u64;
