@@ -76,16 +76,32 @@ fn bad_checksums_and_foreign_addresses_are_counted_and_dropped() {
     assert_eq!(s.stats().drops_for("ipv4_truncated"), 1);
     // Not our address: rewrite the destination and fix the IP checksum by re-emitting.
     let mut foreign = good.clone();
-    emit_ip_header(&mut foreign[..20], ip("10.0.0.1"), ip("10.0.0.9"), protocol::TCP, good.len() - 20, 64, 1).unwrap();
+    emit_ip_header(
+        &mut foreign[..20],
+        ip("10.0.0.1"),
+        ip("10.0.0.9"),
+        protocol::TCP,
+        good.len() - 20,
+        64,
+        1,
+    )
+    .unwrap();
     s.handle_packet(Instant::ZERO, &foreign);
     assert_eq!(s.stats().drops_for("not_our_address"), 1);
-    assert_eq!(drain(&mut s, Instant::ZERO), 0, "no reply to any bad packet");
+    assert_eq!(
+        drain(&mut s, Instant::ZERO),
+        0,
+        "no reply to any bad packet"
+    );
     assert_eq!(s.connection_count(), 0, "no state from bad packets");
     // The good SYN is answered with a SYN-ACK and creates one half-open connection.
     s.handle_packet(Instant::ZERO, &good);
     assert_eq!(drain(&mut s, Instant::ZERO), 1);
     assert_eq!(s.connection_count(), 1);
-    assert_eq!(s.connections().next().map(|(_, t)| t.state()), Some(State::SynRcvd));
+    assert_eq!(
+        s.connections().next().map(|(_, t)| t.state()),
+        Some(State::SynRcvd)
+    );
 }
 
 #[test]
@@ -146,19 +162,33 @@ proptest! {
 /// stream arrives intact) and the drops are counted.
 #[test]
 fn corruption_is_caught_by_checksums() {
-    let link = LinkConfig::default().with_delay(Duration::from_millis(2)).with_corrupt(0.05);
+    let link = LinkConfig::default()
+        .with_delay(Duration::from_millis(2))
+        .with_corrupt(0.05);
     let mut p = Pair::new(Config::default(), Config::default(), link, 11);
     p.net.set_capture(true);
     let data = pattern(300_000, 3);
     let b = p.b_addr(80);
     p.net.host_mut(p.b).app = Some(Box::new(Server::echo(b, 1)));
     p.net.host_mut(p.a).app = Some(Box::new(Client::new(b, data.clone())));
-    assert!(p.run_until_done(Duration::from_secs(600)), "transfer finished");
+    assert!(
+        p.run_until_done(Duration::from_secs(600)),
+        "transfer finished"
+    );
     let c: &Client = p.net.host(p.a).app();
     assert!(c.received == data, "echoed stream intact");
-    let corrupted = p.net.take_captures().iter().filter(|c| c.event == CaptureEvent::Corrupted).count() as u64;
+    let corrupted = p
+        .net
+        .take_captures()
+        .iter()
+        .filter(|c| c.event == CaptureEvent::Corrupted)
+        .count() as u64;
     assert!(corrupted > 10, "the link corrupted packets ({corrupted})");
-    let dropped = p.net.host(p.a).stack.stats().total_drops() + p.net.host(p.b).stack.stats().total_drops();
+    let dropped =
+        p.net.host(p.a).stack.stats().total_drops() + p.net.host(p.b).stack.stats().total_drops();
     // A flipped bit is caught by the IP or TCP checksum (or makes the packet someone else's).
-    assert_eq!(dropped, corrupted, "every corrupted packet was counted as a drop");
+    assert_eq!(
+        dropped, corrupted,
+        "every corrupted packet was counted as a drop"
+    );
 }

@@ -58,10 +58,10 @@ fn active_close_by_client() {
     assert_lines(
         &segs[n0..],
         &[
-            "IP 10.0.0.1.40000 > 10.0.0.2.80: Flags [F.], seq 3626544837, ack 1739326487, win 8192, length 0",
-            "IP 10.0.0.2.80 > 10.0.0.1.40000: Flags [.], ack 3626544838, win 8192, length 0",
-            "IP 10.0.0.2.80 > 10.0.0.1.40000: Flags [F.], seq 1739326487, ack 3626544838, win 8192, length 0",
-            "IP 10.0.0.1.40000 > 10.0.0.2.80: Flags [.], ack 1739326488, win 8192, length 0",
+            "IP 10.0.0.1.40000 > 10.0.0.2.80: Flags [F.], seq 3626544837, ack 1739326487, win 32768, length 0",
+            "IP 10.0.0.2.80 > 10.0.0.1.40000: Flags [.], ack 3626544838, win 32768, length 0",
+            "IP 10.0.0.2.80 > 10.0.0.1.40000: Flags [F.], seq 1739326487, ack 3626544838, win 32768, length 0",
+            "IP 10.0.0.1.40000 > 10.0.0.2.80: Flags [.], ack 1739326488, win 32768, length 0",
         ],
     );
     let times: Vec<u64> = segs[n0..].iter().map(|s| s.time.total_millis()).collect();
@@ -148,10 +148,10 @@ fn active_close_by_server() {
     assert_lines(
         &segs[n0..],
         &[
-            "IP 10.0.0.2.80 > 10.0.0.1.40000: Flags [F.], seq 1739326487, ack 3626544837, win 8192, length 0",
-            "IP 10.0.0.1.40000 > 10.0.0.2.80: Flags [.], ack 1739326488, win 8192, length 0",
-            "IP 10.0.0.1.40000 > 10.0.0.2.80: Flags [F.], seq 3626544837, ack 1739326488, win 8192, length 0",
-            "IP 10.0.0.2.80 > 10.0.0.1.40000: Flags [.], ack 3626544838, win 8192, length 0",
+            "IP 10.0.0.2.80 > 10.0.0.1.40000: Flags [F.], seq 1739326487, ack 3626544837, win 32768, length 0",
+            "IP 10.0.0.1.40000 > 10.0.0.2.80: Flags [.], ack 1739326488, win 32768, length 0",
+            "IP 10.0.0.1.40000 > 10.0.0.2.80: Flags [F.], seq 3626544837, ack 1739326488, win 32768, length 0",
+            "IP 10.0.0.2.80 > 10.0.0.1.40000: Flags [.], ack 3626544838, win 32768, length 0",
         ],
     );
     assert_eq!(
@@ -218,10 +218,10 @@ fn simultaneous_close() {
     assert_eq!(
         got,
         [
-            "IP 10.0.0.1.40000 > 10.0.0.2.80: Flags [F.], seq 3626544837, ack 1739326487, win 8192, length 0",
-            "IP 10.0.0.2.80 > 10.0.0.1.40000: Flags [F.], seq 1739326487, ack 3626544837, win 8192, length 0",
-            "IP 10.0.0.1.40000 > 10.0.0.2.80: Flags [.], ack 1739326488, win 8192, length 0",
-            "IP 10.0.0.2.80 > 10.0.0.1.40000: Flags [.], ack 3626544838, win 8192, length 0",
+            "IP 10.0.0.1.40000 > 10.0.0.2.80: Flags [F.], seq 3626544837, ack 1739326487, win 32768, length 0",
+            "IP 10.0.0.2.80 > 10.0.0.1.40000: Flags [F.], seq 1739326487, ack 3626544837, win 32768, length 0",
+            "IP 10.0.0.1.40000 > 10.0.0.2.80: Flags [.], ack 1739326488, win 32768, length 0",
+            "IP 10.0.0.2.80 > 10.0.0.1.40000: Flags [.], ack 3626544838, win 32768, length 0",
         ]
     );
     let times: Vec<u64> = segs[n0..].iter().map(|s| s.time.total_millis()).collect();
@@ -294,9 +294,9 @@ fn fin_ack_in_fin_wait_1_goes_to_time_wait() {
     assert_lines(
         &segs[n0..],
         &[
-            "IP 10.0.0.1.40000 > 10.0.0.2.80: Flags [F.], seq 3626544837, ack 1739326487, win 8192, length 0",
-            "IP 10.0.0.2.80 > 10.0.0.1.40000: Flags [F.], seq 1739326487, ack 3626544838, win 8192, length 0",
-            "IP 10.0.0.1.40000 > 10.0.0.2.80: Flags [.], ack 1739326488, win 8192, length 0",
+            "IP 10.0.0.1.40000 > 10.0.0.2.80: Flags [F.], seq 3626544837, ack 1739326487, win 32768, length 0",
+            "IP 10.0.0.2.80 > 10.0.0.1.40000: Flags [F.], seq 1739326487, ack 3626544838, win 32768, length 0",
+            "IP 10.0.0.1.40000 > 10.0.0.2.80: Flags [.], ack 1739326488, win 32768, length 0",
         ],
     );
     let t = w.transitions(a, c);
@@ -501,8 +501,8 @@ fn time_wait_restarts_on_duplicate_fin() {
     assert_lines(
         &segs[n0..],
         &[
-            "IP 10.0.0.2.80 > 10.0.0.1.40000: Flags [F.], seq 1739326487, ack 3626544838, win 8192, length 0",
-            "IP 10.0.0.1.40000 > 10.0.0.2.80: Flags [.], ack 1739326488, win 8192, length 0",
+            "IP 10.0.0.2.80 > 10.0.0.1.40000: Flags [F.], seq 1739326487, ack 3626544838, win 32768, length 0",
+            "IP 10.0.0.1.40000 > 10.0.0.2.80: Flags [.], ack 1739326488, win 32768, length 0",
             "IP 10.0.0.2.80 > 10.0.0.1.40000: Flags [R], seq 1739326488, win 0, length 0",
         ],
     );

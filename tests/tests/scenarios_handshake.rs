@@ -27,7 +27,7 @@ fn seed_handshake() {
         &[
             "IP 10.0.0.1.40000 > 10.0.0.2.80: Flags [S], seq 3626544836, win 65535, options [mss 1460,nop,nop,sackOK,nop,wscale 7], length 0",
             "IP 10.0.0.2.80 > 10.0.0.1.40000: Flags [S.], seq 1739326486, ack 3626544837, win 65535, options [mss 1460,nop,nop,sackOK,nop,wscale 7], length 0",
-            "IP 10.0.0.1.40000 > 10.0.0.2.80: Flags [.], ack 1739326487, win 8192, length 0",
+            "IP 10.0.0.1.40000 > 10.0.0.2.80: Flags [.], ack 1739326487, win 32768, length 0",
         ],
     );
     // The same facts field by field, relative to the pinned ISNs.
@@ -407,7 +407,7 @@ fn ipv6_handshake_transfer_close() {
         &[
             "IP6 fd00::1.40000 > fd00::2.80: Flags [S], seq 3626544836, win 65535, options [mss 1440,nop,nop,sackOK,nop,wscale 7], length 0",
             "IP6 fd00::2.80 > fd00::1.40000: Flags [S.], seq 1739326486, ack 3626544837, win 65535, options [mss 1440,nop,nop,sackOK,nop,wscale 7], length 0",
-            "IP6 fd00::1.40000 > fd00::2.80: Flags [.], ack 1739326487, win 8192, length 0",
+            "IP6 fd00::1.40000 > fd00::2.80: Flags [.], ack 1739326487, win 32768, length 0",
         ],
     );
     let up = pattern(100_000, 1);

@@ -284,7 +284,7 @@ fn syn_in_established_gets_challenge_ack() {
         assert_eq!(out.len(), n0 + 1, "one ACK for SYN at {seq}");
         assert_eq!(
             out[n0].line,
-            "IP 10.0.0.2.80 > 10.0.0.1.40000: Flags [.], ack 3626544837, win 8192, length 0"
+            "IP 10.0.0.2.80 > 10.0.0.1.40000: Flags [.], ack 3626544837, win 32768, length 0"
         );
         assert_eq!((out[n0].seq, out[n0].ack), (snd_nxt, rcv_nxt));
         assert_eq!(w.state(b, s), Some(State::Established));

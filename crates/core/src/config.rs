@@ -46,9 +46,10 @@ pub enum CongestionAlgorithm {
 pub struct Config {
     /// Link MTU: no packet we emit is larger. Our advertised MSS is derived from it.
     pub mtu: usize,
-    /// Send buffer per connection, bytes.
+    /// Send buffer per connection, bytes (allocated as it fills). Default 4 MiB.
     pub send_buffer: usize,
-    /// Receive buffer per connection, bytes (the most we ever advertise).
+    /// Receive buffer per connection, bytes (the most we ever advertise; allocated as it fills).
+    /// Default 4 MiB, which makes the window scale 7 as on Linux.
     pub recv_buffer: usize,
     /// Window scale shift we offer (RFC 7323 §2.2); None disables the option. Linux offers 7.
     pub window_scale: Option<u8>,
@@ -104,8 +105,8 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             mtu: 1500,
-            send_buffer: 1 << 20,
-            recv_buffer: 1 << 20,
+            send_buffer: 4 << 20,
+            recv_buffer: 4 << 20,
             window_scale: Some(7),
             timestamps: true,
             sack: true,

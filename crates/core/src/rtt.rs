@@ -66,6 +66,14 @@ impl RttEstimator {
         self.rto.saturating_mul(factor).min(self.max_rto)
     }
 
+    /// RFC 6298 §5.7: after a SYN timed out, with no RTT measured, data starts with a 3 s RTO.
+    pub fn on_syn_timeout_handshake_done(&mut self) {
+        if self.srtt.is_none() {
+            self.rto = self.rto.max(Duration::from_secs(3)).min(self.max_rto);
+        }
+        self.backoff = 0;
+    }
+
     /// RFC 6298 §5.5: the timer expired; back off.
     pub fn on_timeout(&mut self) {
         self.backoff = self.backoff.saturating_add(1);

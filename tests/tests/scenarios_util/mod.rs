@@ -20,11 +20,14 @@ pub const CPORT: u16 = 40_000;
 /// The server's port.
 pub const SPORT: u16 = 80;
 
-/// A config with a fixed ISN and no timestamps, so every line on the wire is predictable.
+/// A config with a fixed ISN, no timestamps and 4 MiB buffers (window scale 7, window field
+/// 32768 << 7), so every line on the wire is predictable whatever the defaults become.
 pub fn config(isn: u32) -> Config {
     Config {
         isn: IsnMode::Fixed(isn),
         timestamps: false,
+        send_buffer: 4 << 20,
+        recv_buffer: 4 << 20,
         ..Config::default()
     }
 }

@@ -152,6 +152,11 @@ impl Tcb {
 
     fn become_established(&mut self, cx: &mut Cx) {
         self.set_state(cx, State::Established);
+        if self.syn_retransmitted {
+            self.rtt.on_syn_timeout_handshake_done();
+        }
+        // Keepalive idles from here: the handshake was the last sign of life.
+        self.touch_keepalive(cx.now);
         if !self.passive {
             cx.events.push_back(Event::Connected(self.id));
         }
@@ -351,7 +356,8 @@ impl Tcb {
         let ack = seg.ack;
         let window = u32::from(seg.window) << self.snd_wscale;
         let mss = self.snd_mss();
-        // Any ACK proves the peer alive: persist probes and retries start over.
+        // Any acceptable ACK answers our zero-window probes.
+        self.persist_unanswered = 0;
         if ack > self.snd_una {
             let mut acked = ack.distance_from(self.snd_una);
             // The SYN and FIN take a sequence number each but no buffer space.
@@ -410,8 +416,10 @@ impl Tcb {
             && !seg.flags.syn()
             && !seg.flags.fin()
             && window == self.snd_wnd
+            && window > 0
             && self.snd_max > self.snd_una
         {
+            // (A zero-window ACK answers a window probe; it says nothing about loss.)
             // RFC 5681 §2: a duplicate ACK.
             self.counters.dup_acks_in += 1;
             self.dup_acks += 1;

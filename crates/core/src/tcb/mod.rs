@@ -189,6 +189,12 @@ pub struct Tcb {
     retries: u32,
     last_recv: Instant,
     keepalive_unanswered: u32,
+    /// Unanswered zero-window probes (reset by any ACK, as Linux's probes_out).
+    persist_unanswered: u32,
+    /// The override timeout fired: send the short segment silly-window avoidance held back.
+    sws_override: bool,
+    /// Our SYN (or SYN-ACK) was retransmitted: RFC 6298 §5.7 applies at ESTABLISHED.
+    syn_retransmitted: bool,
 
     // Congestion control and loss recovery.
     cc: Box<dyn CongestionControl>,
@@ -247,8 +253,13 @@ impl Tcb {
     ) -> Self {
         let ip_tcp = ip_header_len(local) + 20;
         let local_mss = config.mtu.saturating_sub(ip_tcp).clamp(64, 65535) as u16;
-        let rcv_wscale = config.window_scale.map_or(0, |s| s.min(14));
         let recv_limit = config.recv_buffer.max(1);
+        // RFC 7323 §2.3: shift no further than the buffer needs (as Linux sizes it from its
+        // largest buffer); a larger shift would round a small window down to zero forever.
+        let needed = (0u8..14)
+            .find(|s| (65535usize << s) >= recv_limit)
+            .unwrap_or(14);
+        let rcv_wscale = config.window_scale.map_or(0, |s| s.min(14).min(needed));
         Tcb {
             id,
             local,
@@ -297,6 +308,9 @@ impl Tcb {
             retries: 0,
             last_recv: now,
             keepalive_unanswered: 0,
+            persist_unanswered: 0,
+            sws_override: false,
+            syn_retransmitted: false,
             cc: new_controller(
                 config.congestion,
                 u32::from(local_mss),
@@ -378,6 +392,12 @@ impl Tcb {
         let eff = (u32::from(self.peer_mss) + 20).min(mms_s) - 20;
         let opts = if self.ts_ok { TS_OPTION_LEN } else { 0 };
         eff.saturating_sub(opts).max(1)
+    }
+
+    /// Payload plus options per segment: min(peer MSS + 20, MTU - IP header) - 20 (RFC 6691);
+    /// every option byte comes out of it.
+    pub(crate) fn segment_budget(&self) -> u32 {
+        (u32::from(self.peer_mss) + 20).min(u32::from(self.local_mss) + 20) - 20
     }
 
     /// Bytes sent but not yet acknowledged (RFC 5681 FlightSize).

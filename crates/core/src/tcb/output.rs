@@ -8,7 +8,7 @@ use synack_wire::{SeqNumber, TcpFlags, TcpOptions, TcpRepr, Timestamps};
 
 /// One segment to build.
 #[derive(Clone, Copy, Debug)]
-struct Outgoing {
+pub(super) struct Outgoing {
     seq: SeqNumber,
     flags: TcpFlags,
     /// Payload bytes, taken from the send buffer at `seq`.
@@ -97,7 +97,7 @@ impl Tcb {
 
     /// New (or, after a timeout, resent) data within min(cwnd, peer window), with Nagle
     /// (RFC 9293 §3.7.4) and sender-side silly window avoidance (RFC 9293 §3.8.6.2.1).
-    fn next_data_segment(&self) -> Option<Outgoing> {
+    pub(super) fn next_data_segment(&self) -> Option<Outgoing> {
         let data_end = self.data_end();
         // The FIN sits at the end of the data; it is (re)sent when SND.NXT reaches it, and never
         // after it was acknowledged.
@@ -125,6 +125,7 @@ impl Tcb {
             // Send a full segment; or the tail when Nagle allows (nodelay, nothing unacknowledged,
             // or closing); or at least half the largest window the peer offered.
             let ok = resending
+                || self.sws_override
                 || len == mss
                 || (is_last && (self.nodelay || nothing_in_flight || self.fin_queued))
                 || (self.max_snd_wnd > 0 && len >= self.max_snd_wnd / 2);
@@ -308,12 +309,14 @@ impl Tcb {
         };
         let ip_len = ip_header_len(self.local);
         let tcp_len = repr.header_len();
-        // SACK blocks may push past the MTU: trim the payload (RFC 6691).
-        let room = cx
+        // SACK blocks take option space: trim the payload to the MTU and to the peer's MSS,
+        // counting every option byte beyond the fixed header (RFC 6691).
+        let room = (cx
             .config
             .mtu
             .min(buf.len())
-            .saturating_sub(ip_len + tcp_len) as u32;
+            .saturating_sub(ip_len + tcp_len) as u32)
+            .min(self.segment_budget().saturating_sub(tcp_len as u32 - 20));
         if len > room {
             len = room;
             repr.flags = TcpFlags(repr.flags.0 & !(TcpFlags::FIN.0 | TcpFlags::PSH.0));
@@ -352,6 +355,9 @@ impl Tcb {
     fn after_send(&mut self, cx: &mut Cx, seq: SeqNumber, flags: TcpFlags, len: u32) {
         self.counters.segs_out += 1;
         self.counters.bytes_sent += u64::from(len);
+        if len > 0 {
+            self.sws_override = false;
+        }
         let seq_len = len + u32::from(flags.syn()) + u32::from(flags.fin());
         if seq_len > 0 {
             let end = seq + seq_len;

@@ -103,6 +103,9 @@ impl Tcb {
         }
         self.retries += 1;
         self.counters.timeouts += 1;
+        if matches!(self.state, State::SynSent | State::SynRcvd) {
+            self.syn_retransmitted = true;
+        }
         // RFC 6298 §5.5: back off the timer.
         self.rtt.on_timeout();
         if self.state.is_synchronized() || self.syn_acked() {
@@ -120,11 +123,19 @@ impl Tcb {
     }
 
     fn on_persist_timeout(&mut self, cx: &mut Cx) {
-        if self.retries >= cx.config.max_retries {
+        if self.snd_wnd > 0 {
+            // RFC 9293 §3.8.6.2.1 / RFC 1122 §4.2.3.4: the override timeout. The window is open
+            // but too small for silly-window avoidance, and nothing in flight will wake us.
+            self.sws_override = true;
+            return;
+        }
+        // Probes the peer answers (with a zero window) keep the connection open indefinitely;
+        // only unanswered ones count toward the limit (Linux's probes_out).
+        if self.persist_unanswered >= cx.config.max_retries {
             self.close_with(cx, Some(ConnectionError::TimedOut));
             return;
         }
-        self.retries += 1;
+        self.persist_unanswered += 1;
         self.rtt.on_timeout();
         // RFC 9293 §3.8.6.1: probe the zero window with one octet of new data; the timer is
         // re-armed with backoff after it leaves.
@@ -171,6 +182,17 @@ impl Tcb {
         if self.snd_wnd == 0 && want_to_send && self.syn_acked() {
             // The timeout would only retransmit into a closed window: the persist timer takes over.
             self.timers.clear(Timer::Retransmit);
+            if !self.timers.is_set(Timer::Persist) {
+                self.timers.set(Timer::Persist, now + self.rtt.rto());
+            }
+        } else if self.snd_wnd > 0
+            && want_to_send
+            && self.syn_acked()
+            && self.snd_max == self.snd_una
+            && self.next_data_segment().is_none()
+        {
+            // Silly-window avoidance holds data back with nothing in flight: only a timer can
+            // release it (the override timeout), so arm one.
             if !self.timers.is_set(Timer::Persist) {
                 self.timers.set(Timer::Persist, now + self.rtt.rto());
             }

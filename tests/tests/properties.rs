@@ -1,0 +1,1537 @@
+//! Property tests: one client and one server over a simulated link, with generated seeds, link
+//! impairments, buffer sizes, MTUs, TCP options, ISNs near the 2^32 wrap, transfer sizes and
+//! closing orders. Every case checks the end-to-end contract of a reliable byte stream (RFC 9293
+//! §1, §3.4 and §3.10.7.4: bytes delivered once, in order, both ways), an orderly close through
+//! RFC 9293 Figure 5 ending in CLOSED after TIME-WAIT (§3.4.2, §3.10.4), and bounded simulated
+//! time. Two more families partition the link: one that heals (the connection must survive) and
+//! one that does not (both ends must fail with TimedOut, RFC 9293 §3.8.3 R2 / RFC 1122
+//! §4.2.3.6, instead of hanging).
+//!
+//! Default case counts fit CI (debug build, a few tens of seconds); `PROPTEST_CASES` raises them,
+//! `PROPTEST_RNG_SEED` changes the (otherwise fixed) generator seed. A failing case is shrunk and
+//! printed as a Rust literal to paste into a regression test at the bottom of this file; the
+//! `trace_case` helper prints its packets as tcpdump lines.
+
+use proptest::prelude::*;
+use proptest::test_runner::{Config as PtConfig, RngSeed, TestCaseError, TestError, TestRunner};
+use std::any::Any;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+use synack_core::{
+    Config, ConnId, ConnectionError, Event, Instant, IsnMode, Keepalive, ListenerId, RecvError,
+    SendError, Shutdown, Stack, State,
+};
+use synack_sim::{CaptureEvent, GilbertElliott, LinkConfig};
+use synack_tests::{pattern, App, Pair};
+
+use Closer::*;
+use Reply::*;
+
+// ---------------------------------------------------------------------------------------------
+// The generated case
+// ---------------------------------------------------------------------------------------------
+
+/// One host's stack settings.
+#[derive(Clone, Debug)]
+struct HostCase {
+    mtu: usize,
+    send_buffer: usize,
+    recv_buffer: usize,
+    window_scale: Option<u8>,
+    timestamps: bool,
+    sack: bool,
+    /// Some: `IsnMode::Fixed` (near the wrap); None: RFC 6528.
+    isn: Option<u32>,
+    nodelay: bool,
+    msl_ms: u64,
+}
+
+/// One direction of the link.
+#[derive(Clone, Debug)]
+struct LinkCase {
+    delay_ms: u64,
+    jitter_ms: u64,
+    bandwidth_bps: Option<u64>,
+    queue_limit: Option<usize>,
+    loss: f64,
+    /// Gilbert–Elliott (good→bad, bad→good), everything lost while bad.
+    burst: Option<(f64, f64)>,
+    duplicate: f64,
+    reorder: f64,
+    reorder_delay_ms: u64,
+    corrupt: f64,
+}
+
+/// What the server sends.
+#[derive(Clone, Debug)]
+enum Reply {
+    /// Echo everything the client sends.
+    Echo,
+    /// Its own stream of this many bytes.
+    Stream(usize),
+}
+
+/// Who sends the first FIN.
+#[derive(Clone, Debug, PartialEq)]
+enum Closer {
+    /// The client shuts down its write side once its data is queued; the server after EOF.
+    Client,
+    /// The server shuts down first; the client after EOF.
+    Server,
+    /// Both shut down as soon as their data is queued (FINs may cross).
+    Both,
+}
+
+/// A partition during the transfer.
+#[derive(Clone, Debug)]
+struct PartitionCase {
+    /// The link goes down once this share (per mille) of all bytes (both ways) has been
+    /// delivered to the applications: 0 cuts the handshake, 1000 the close.
+    after_permille: u64,
+    /// How long it stays down; None: forever.
+    heal_after_ms: Option<u64>,
+}
+
+#[derive(Clone, Debug)]
+struct Case {
+    seed: u64,
+    ipv6: bool,
+    client: HostCase,
+    server: HostCase,
+    /// Client to server.
+    up: LinkCase,
+    /// Server to client.
+    down: LinkCase,
+    /// Bytes the client sends.
+    c2s: usize,
+    reply: Reply,
+    closer: Closer,
+    /// The second closer calls close() directly instead of shutdown(Write) then close().
+    close_directly: bool,
+    partition: Option<PartitionCase>,
+}
+
+impl HostCase {
+    fn config(&self, keepalive: Option<Keepalive>) -> Config {
+        Config {
+            mtu: self.mtu,
+            send_buffer: self.send_buffer,
+            recv_buffer: self.recv_buffer,
+            window_scale: self.window_scale,
+            timestamps: self.timestamps,
+            sack: self.sack,
+            isn: self.isn.map_or(IsnMode::Rfc6528, IsnMode::Fixed),
+            nodelay: self.nodelay,
+            msl: Duration::from_millis(self.msl_ms),
+            keepalive,
+            ..Config::default()
+        }
+    }
+}
+
+impl LinkCase {
+    fn config(&self, mtu: usize) -> LinkConfig {
+        let mut l = LinkConfig::default()
+            .with_delay(Duration::from_millis(self.delay_ms))
+            .with_jitter(Duration::from_millis(self.jitter_ms))
+            .with_mtu(mtu)
+            .with_loss(self.loss)
+            .with_duplicate(self.duplicate)
+            .with_reorder(self.reorder, Duration::from_millis(self.reorder_delay_ms))
+            .with_corrupt(self.corrupt);
+        l.bandwidth_bps = self.bandwidth_bps;
+        l.queue_limit_bytes = self.queue_limit;
+        if let Some((g2b, b2g)) = self.burst {
+            l = l.with_burst_loss(GilbertElliott::new(g2b, b2g));
+        }
+        l
+    }
+
+    fn perfect() -> Self {
+        LinkCase {
+            delay_ms: 0,
+            jitter_ms: 0,
+            bandwidth_bps: None,
+            queue_limit: None,
+            loss: 0.0,
+            burst: None,
+            duplicate: 0.0,
+            reorder: 0.0,
+            reorder_delay_ms: 0,
+            corrupt: 0.0,
+        }
+    }
+}
+
+impl Case {
+    fn s2c(&self) -> usize {
+        match self.reply {
+            Echo => self.c2s,
+            Stream(n) => n,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Strategies
+// ---------------------------------------------------------------------------------------------
+
+fn buffer_size() -> impl Strategy<Value = usize> {
+    prop_oneof![
+        2 => 1024usize..=4096,
+        2 => 4097usize..=65_536,
+        1 => 65_537usize..=(4 << 20),
+    ]
+}
+
+fn host_case() -> impl Strategy<Value = HostCase> {
+    (
+        prop_oneof![
+            Just(576usize),
+            576usize..=9000,
+            Just(1500),
+            Just(9000),
+            Just(65_535)
+        ],
+        buffer_size(),
+        buffer_size(),
+        prop_oneof![1 => Just(None), 1 => Just(Some(7u8)), 1 => (0u8..=14).prop_map(Some)],
+        any::<bool>(),
+        any::<bool>(),
+        prop_oneof![
+            1 => Just(None),
+            // 0..=200_000 below 2^32: the wrap falls in the handshake or in the transfer.
+            2 => (0u32..=200_000).prop_map(|k| Some(u32::MAX - k)),
+        ],
+        any::<bool>(),
+        prop_oneof![Just(30_000u64), 500u64..=30_000],
+    )
+        .prop_map(
+            |(
+                mtu,
+                send_buffer,
+                recv_buffer,
+                window_scale,
+                timestamps,
+                sack,
+                isn,
+                nodelay,
+                msl_ms,
+            )| {
+                HostCase {
+                    mtu,
+                    send_buffer,
+                    recv_buffer,
+                    window_scale,
+                    timestamps,
+                    sack,
+                    isn,
+                    nodelay,
+                    msl_ms,
+                }
+            },
+        )
+}
+
+fn probability(max: f64) -> impl Strategy<Value = f64> {
+    prop_oneof![2 => Just(0.0), 1 => 0.0..max]
+}
+
+fn link_case() -> impl Strategy<Value = LinkCase> {
+    (
+        0u64..=100,
+        prop_oneof![2 => Just(0u64), 1 => 0u64..=20],
+        prop_oneof![
+            1 => Just(None),
+            1 => (100_000u64..=1_000_000_000).prop_map(Some)
+        ],
+        prop_oneof![1 => Just(None), 1 => (1500usize..=256 * 1024).prop_map(Some)],
+        probability(0.2),
+        prop_oneof![4 => Just(None), 1 => (0.001f64..0.02, 0.3f64..0.9).prop_map(Some)],
+        probability(0.1),
+        probability(0.2),
+        0u64..=100,
+        probability(0.05),
+    )
+        .prop_map(
+            |(
+                delay_ms,
+                jitter_ms,
+                bandwidth_bps,
+                queue_limit,
+                loss,
+                burst,
+                duplicate,
+                reorder,
+                reorder_delay_ms,
+                corrupt,
+            )| LinkCase {
+                delay_ms,
+                jitter_ms,
+                bandwidth_bps,
+                queue_limit,
+                loss,
+                burst,
+                duplicate,
+                reorder,
+                reorder_delay_ms,
+                corrupt,
+            },
+        )
+}
+
+fn transfer_size(max: usize) -> impl Strategy<Value = usize> {
+    prop_oneof![
+        1 => Just(0usize),
+        3 => 1usize..=16_384,
+        2 => 16_385usize..=max / 8,
+        1 => max / 8 + 1..=max,
+    ]
+}
+
+/// Client closes first with an echo server; any closer with a streaming server.
+fn reply_and_closer(max: usize) -> impl Strategy<Value = (Reply, Closer)> {
+    prop_oneof![
+        1 => Just((Echo, Client)),
+        2 => (
+            transfer_size(max).prop_map(Stream),
+            prop_oneof![Just(Client), Just(Server), Just(Both)]
+        ),
+    ]
+}
+
+/// Whether the two hosts may have different MTUs.
+#[derive(Clone, Copy, PartialEq)]
+enum Mtus {
+    Same,
+    Independent,
+}
+
+fn case(
+    max: usize,
+    mtus: Mtus,
+    partition: impl Strategy<Value = Option<PartitionCase>>,
+) -> impl Strategy<Value = Case> {
+    (
+        any::<u64>(),
+        any::<bool>(),
+        host_case(),
+        host_case(),
+        link_case(),
+        link_case(),
+        transfer_size(max),
+        reply_and_closer(max),
+        any::<bool>(),
+        partition,
+    )
+        .prop_map(
+            move |(
+                seed,
+                ipv6,
+                client,
+                mut server,
+                up,
+                down,
+                c2s,
+                (reply, closer),
+                close_directly,
+                partition,
+            )| {
+                if mtus == Mtus::Same {
+                    server.mtu = client.mtu;
+                }
+                Case {
+                    seed,
+                    // IPv6 needs 1280 bytes of MTU (RFC 8200 §5).
+                    ipv6: ipv6 && client.mtu >= 1280 && server.mtu >= 1280,
+                    client,
+                    server,
+                    up,
+                    down,
+                    c2s,
+                    reply,
+                    closer,
+                    close_directly,
+                    partition,
+                }
+            },
+        )
+}
+
+const MAX_TRANSFER: usize = 2 << 20;
+
+// ---------------------------------------------------------------------------------------------
+// The application on both ends
+// ---------------------------------------------------------------------------------------------
+
+/// When an end shuts down its write side (sends its FIN).
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum FinWhen {
+    /// As soon as everything it has to send is queued.
+    AfterSend,
+    /// Once it has seen the peer's FIN and queued everything.
+    AfterEof,
+}
+
+/// One end: client (connects) or server (listens, accepts one connection). It streams `out`
+/// (or echoes what it reads), reads everything, shuts down its write side per `fin_when`, and
+/// once both directions are finished gives the handle up with close().
+struct Peer {
+    client: bool,
+    addr: SocketAddr,
+    listener: Option<ListenerId>,
+    conn: Option<ConnId>,
+    accepted: usize,
+    echo: bool,
+    out: Vec<u8>,
+    sent: usize,
+    received: Vec<u8>,
+    eof: bool,
+    fin_when: FinWhen,
+    close_directly: bool,
+    shut: bool,
+    closed: bool,
+    error: Option<ConnectionError>,
+    /// Something the API refused that it should not have.
+    misuse: Option<String>,
+    done_at: Option<Instant>,
+}
+
+impl Peer {
+    fn new(client: bool, addr: SocketAddr, out: Vec<u8>, echo: bool, fin_when: FinWhen) -> Self {
+        Peer {
+            client,
+            addr,
+            listener: None,
+            conn: None,
+            accepted: 0,
+            echo,
+            out,
+            sent: 0,
+            received: Vec::new(),
+            eof: false,
+            fin_when,
+            close_directly: false,
+            shut: false,
+            closed: false,
+            error: None,
+            misuse: None,
+            done_at: None,
+        }
+    }
+
+    fn fail(&mut self, stack: &mut Stack, conn: ConnId, e: ConnectionError, now: Instant) {
+        self.error = Some(e);
+        self.closed = true;
+        self.done_at = Some(now);
+        let _ = stack.close(conn);
+    }
+}
+
+impl App for Peer {
+    fn poll(&mut self, stack: &mut Stack, now: Instant, _events: &[Event]) {
+        if self.closed {
+            return;
+        }
+        if self.client && self.conn.is_none() {
+            match stack.connect(now, None, self.addr) {
+                Ok(c) => self.conn = Some(c),
+                Err(e) => {
+                    self.misuse = Some(format!("connect: {e}"));
+                    self.closed = true;
+                    return;
+                }
+            }
+        }
+        if !self.client {
+            let l = *self
+                .listener
+                .get_or_insert_with(|| stack.listen(self.addr, 16).expect("listen"));
+            while let Some(c) = stack.accept(l) {
+                self.accepted += 1;
+                if self.conn.is_none() {
+                    self.conn = Some(c);
+                } else {
+                    // Only one client exists: a second connection is a bug; keep it out of the way.
+                    let _ = stack.abort(c);
+                }
+            }
+        }
+        let Some(conn) = self.conn else { return };
+        if let Some(e) = stack.error(conn) {
+            self.fail(stack, conn, e, now);
+            return;
+        }
+        // Read everything available.
+        let mut buf = [0u8; 16384];
+        loop {
+            match stack.recv(conn, &mut buf) {
+                Ok(0) => {
+                    self.eof = true;
+                    break;
+                }
+                Ok(n) => {
+                    if self.eof {
+                        self.misuse = Some("data after end of stream".into());
+                    }
+                    self.received.extend_from_slice(&buf[..n]);
+                    if self.echo {
+                        self.out.extend_from_slice(&buf[..n]);
+                    }
+                }
+                Err(RecvError::WouldBlock) => break,
+                Err(RecvError::Connection(e)) => {
+                    self.fail(stack, conn, e, now);
+                    return;
+                }
+                // Still connecting.
+                Err(RecvError::NotConnected) => break,
+                Err(e) => {
+                    self.misuse = Some(format!("recv: {e}"));
+                    break;
+                }
+            }
+        }
+        // Write what fits.
+        while self.sent < self.out.len() && !self.shut {
+            match stack.send(conn, &self.out[self.sent..]) {
+                Ok(n) => self.sent += n,
+                Err(SendError::WouldBlock) => break,
+                Err(SendError::Connection(e)) => {
+                    self.fail(stack, conn, e, now);
+                    return;
+                }
+                Err(e) => {
+                    self.misuse = Some(format!("send: {e}"));
+                    break;
+                }
+            }
+        }
+        let all_sent = self.sent == self.out.len() && (!self.echo || self.eof);
+        let want_fin = all_sent && (self.fin_when == FinWhen::AfterSend || self.eof);
+        if want_fin && !self.shut {
+            self.shut = true;
+            if self.eof && self.close_directly {
+                // RFC 9293 §3.10.4 CLOSE: the FIN follows the queued data.
+                let _ = stack.close(conn);
+                self.closed = true;
+                self.done_at = Some(now);
+                return;
+            }
+            if stack.shutdown(conn, Shutdown::Write).is_err() {
+                self.misuse = Some("shutdown refused".into());
+            }
+        }
+        if self.shut && self.eof {
+            let _ = stack.close(conn);
+            self.closed = true;
+            self.done_at = Some(now);
+        }
+    }
+
+    fn done(&self) -> bool {
+        self.closed
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running a case
+// ---------------------------------------------------------------------------------------------
+
+/// What a run left behind.
+struct Outcome {
+    client: PeerReport,
+    server: PeerReport,
+    expected_c2s: Vec<u8>,
+    expected_s2c: Vec<u8>,
+    /// Both applications finished within the limit.
+    apps_done: bool,
+    /// Virtual time when the applications finished (or gave up).
+    apps_done_at: Instant,
+    /// Both stacks held no connection any more (TIME_WAIT over) within the limit.
+    all_closed: bool,
+    closed_at: Instant,
+    /// Virtual time when the partition started, and whether each app was done then.
+    partition_started: Option<(Instant, bool, bool)>,
+    mtu_drops: u64,
+    stalled_timeouts: u64,
+    limit: Duration,
+}
+
+struct PeerReport {
+    received: Vec<u8>,
+    eof: bool,
+    error: Option<ConnectionError>,
+    misuse: Option<String>,
+    accepted: usize,
+    conn: Option<ConnId>,
+    events: Vec<Event>,
+}
+
+fn report(p: &Pair, host: synack_sim::HostId) -> PeerReport {
+    let h = p.net.host(host);
+    let peer: &Peer = h.app();
+    PeerReport {
+        received: peer.received.clone(),
+        eof: peer.eof,
+        error: peer.error,
+        misuse: peer.misuse.clone(),
+        accepted: peer.accepted,
+        conn: peer.conn,
+        events: h.events.clone(),
+    }
+}
+
+/// A generous bound on the virtual time a case may take: handshake and close with retries, plus
+/// the transfer at a pessimistic rate (every round trip loses, a window of two small segments).
+fn time_limit(case: &Case) -> Duration {
+    let worst_one_way = |l: &LinkCase| l.delay_ms + l.jitter_ms + l.reorder_delay_ms;
+    let rtt_ms = worst_one_way(&case.up) + worst_one_way(&case.down);
+    let window = [
+        case.client.send_buffer,
+        case.client.recv_buffer,
+        case.server.send_buffer,
+        case.server.recv_buffer,
+    ]
+    .into_iter()
+    .min()
+    .unwrap()
+    .min(1024) as u64;
+    let bytes = (case.c2s + case.s2c()) as u64;
+    let rounds = bytes.div_ceil(window) + 10;
+    // Each round: one RTT plus an RTO (at least 200 ms) for a loss.
+    let per_round_ms = rtt_ms + 200 + 2 * rtt_ms;
+    let slowest_bps = [case.up.bandwidth_bps, case.down.bandwidth_bps]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(u64::MAX);
+    let serialize_ms = (bytes * 8 * 3 * 1000).checked_div(slowest_bps).unwrap_or(0);
+    Duration::from_millis(600_000 + rounds * per_round_ms + serialize_ms)
+}
+
+/// How long after a permanent partition an end may take to report TimedOut.
+fn give_up_bound(ka: Keepalive) -> Duration {
+    let d = Config::default();
+    let syn: Duration = (0..=d.syn_retries).map(|k| d.initial_rto * (1 << k)).sum();
+    let retransmit = d.max_rto * (d.max_retries + 1);
+    let keepalive = ka.idle + ka.interval * ka.count;
+    syn.max(retransmit).max(keepalive) + Duration::from_secs(60)
+}
+
+fn run_case(case: &Case, capture: bool) -> (Outcome, Pair) {
+    let keepalive = match &case.partition {
+        Some(PartitionCase {
+            heal_after_ms: None,
+            ..
+        }) => Some(Keepalive {
+            idle: Duration::from_secs(10),
+            interval: Duration::from_secs(2),
+            count: 3,
+        }),
+        _ => None,
+    };
+    let (a_ip, b_ip): (IpAddr, IpAddr) = if case.ipv6 {
+        ("fd00::1".parse().unwrap(), "fd00::2".parse().unwrap())
+    } else {
+        ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap())
+    };
+    // The path MTU is the smaller host MTU: each end must respect the MSS the other announced.
+    let path_mtu = case.client.mtu.min(case.server.mtu);
+    let mut p = Pair::with_addrs(
+        case.client.config(keepalive),
+        case.server.config(keepalive),
+        case.up.config(path_mtu),
+        case.seed,
+        a_ip,
+        b_ip,
+    );
+    p.net.set_link(p.b, p.a, case.down.config(path_mtu));
+    p.net.set_capture(capture);
+
+    let expected_c2s = pattern(case.c2s, case.seed ^ 0x1111);
+    let expected_s2c = match case.reply {
+        Echo => expected_c2s.clone(),
+        Stream(n) => pattern(n, case.seed ^ 0x2222),
+    };
+    let server_addr = p.b_addr(80);
+    let (client_fin, server_fin) = match case.closer {
+        Client => (FinWhen::AfterSend, FinWhen::AfterEof),
+        Server => (FinWhen::AfterEof, FinWhen::AfterSend),
+        Both => (FinWhen::AfterSend, FinWhen::AfterSend),
+    };
+    let mut client = Peer::new(true, server_addr, expected_c2s.clone(), false, client_fin);
+    let mut server = match case.reply {
+        Echo => Peer::new(false, server_addr, Vec::new(), true, server_fin),
+        Stream(_) => Peer::new(false, server_addr, expected_s2c.clone(), false, server_fin),
+    };
+    client.close_directly = case.close_directly;
+    server.close_directly = case.close_directly;
+    for h in [p.a, p.b] {
+        p.net.host_mut(h).keep_events = true;
+    }
+    p.net.host_mut(p.b).app = Some(Box::new(server));
+    p.net.host_mut(p.a).app = Some(Box::new(client));
+
+    let limit = time_limit(case);
+    let (a, b) = (p.a, p.b);
+    let apps_done = |net: &mut synack_sim::Network<synack_tests::Host>| {
+        let c: &Peer = net.host(a).app();
+        let s: &Peer = net.host(b).app();
+        // A server that never accepted (the handshake never completed) has nothing to finish.
+        c.closed && (s.closed || (s.conn.is_none() && c.error.is_some()))
+    };
+    p.start();
+    let mut partition_started = None;
+    let mut done;
+    if let Some(part) = &case.partition {
+        let total = (case.c2s + case.s2c()) as u64;
+        let threshold = total * part.after_permille / 1000;
+        done = p.net.run_until_cond(limit, |net| {
+            let c: &Peer = net.host(a).app();
+            let s: &Peer = net.host(b).app();
+            (c.received.len() + s.received.len()) as u64 >= threshold || apps_done(net)
+        });
+        done = done && apps_done(&mut p.net);
+        let c: &Peer = p.net.host(a).app();
+        let s: &Peer = p.net.host(b).app();
+        partition_started = Some((p.net.now(), c.closed, s.closed));
+        p.net.partition(a, b);
+        if let Some(heal) = part.heal_after_ms {
+            done = p.net.run_until_cond(Duration::from_millis(heal), apps_done);
+            p.net.heal(a, b);
+        }
+        if !done {
+            let left = match part.heal_after_ms {
+                Some(_) => limit.saturating_sub(Duration::from_micros(p.net.now().total_micros())),
+                // Every end still waiting must give up within the longest of its limits: SYN
+                // retries, `max_retries` retransmissions with the RTO capped at `max_rto` (RFC
+                // 6298 §5.5), or keepalive probes (idle + count * interval).
+                None => give_up_bound(keepalive.expect("keepalive on")),
+            };
+            done = p.net.run_until_cond(left, apps_done);
+        }
+    } else {
+        done = p.net.run_until_cond(limit, apps_done);
+    }
+    let apps_done_at = p.net.now();
+    // What may still run after the applications let go: TIME-WAIT (2 MSL, restarted by a
+    // retransmitted FIN), an orphan in LAST-ACK or CLOSING retransmitting its FIN up to
+    // `max_retries` times with the RTO capped at `max_rto` (RFC 6298 §5.5), and a half-open
+    // connection from a stray duplicate SYN (SYN-ACK retries).
+    let msl = case.client.msl_ms.max(case.server.msl_ms);
+    let defaults = Config::default();
+    let retries = u64::from(defaults.max_retries + 1) * defaults.max_rto.as_millis() as u64;
+    let drain = Duration::from_millis(4 * msl + retries + 300_000);
+    let all_closed = p.net.run_until_cond(drain, |net| {
+        net.host(a).stack.connection_count() == 0 && net.host(b).stack.connection_count() == 0
+    });
+    let closed_at = p.net.now();
+    let stats = p.net.stats().clone();
+    let outcome = Outcome {
+        client: report(&p, a),
+        server: report(&p, b),
+        expected_c2s,
+        expected_s2c,
+        apps_done: done,
+        apps_done_at,
+        all_closed,
+        closed_at,
+        partition_started,
+        mtu_drops: stats.mtu_drops,
+        stalled_timeouts: stats.stalled_timeouts,
+        limit,
+    };
+    (outcome, p)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checks
+// ---------------------------------------------------------------------------------------------
+
+/// RFC 9293 Figure 5 (with the socket-style CLOSE in SYN-RECEIVED reaching FIN-WAIT-1 through
+/// ESTABLISHED, and a passive connection's return to LISTEN shown as CLOSED). Any state may go to
+/// CLOSED on RST, ABORT or a timeout; that is checked separately for cases that must not fail.
+fn figure5_edge(from: State, to: State) -> bool {
+    use State::*;
+    matches!(
+        (from, to),
+        (Closed, SynSent)
+            | (Listen, SynRcvd)
+            | (SynSent, SynRcvd)
+            | (SynSent, Established)
+            | (SynRcvd, Established)
+            | (SynRcvd, FinWait1)
+            | (Established, FinWait1)
+            | (Established, CloseWait)
+            | (FinWait1, FinWait2)
+            | (FinWait1, Closing)
+            | (FinWait1, TimeWait)
+            | (FinWait2, TimeWait)
+            | (CloseWait, LastAck)
+            | (Closing, TimeWait)
+            | (LastAck, Closed)
+            | (TimeWait, Closed)
+            | (_, Closed)
+    )
+}
+
+/// The states one connection went through, with times.
+fn transitions(events: &[Event], conn: ConnId) -> Vec<(State, State, Instant)> {
+    events
+        .iter()
+        .filter_map(|e| match *e {
+            Event::StateChanged {
+                conn: c,
+                from,
+                to,
+                at,
+                ..
+            } if c == conn => Some((from, to, at)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn closed_reasons(events: &[Event], conn: ConnId) -> Vec<Option<ConnectionError>> {
+    events
+        .iter()
+        .filter_map(|e| match *e {
+            Event::Closed { conn: c, reason } if c == conn => Some(reason),
+            _ => None,
+        })
+        .collect()
+}
+
+fn first_diff(a: &[u8], b: &[u8]) -> String {
+    let at = a.iter().zip(b).position(|(x, y)| x != y);
+    format!(
+        "got {} bytes, expected {}; first difference at {:?}",
+        a.len(),
+        b.len(),
+        at
+    )
+}
+
+macro_rules! ensure {
+    ($cond:expr, $($fmt:tt)*) => {
+        if !$cond {
+            return Err(format!($($fmt)*));
+        }
+    };
+}
+
+/// Checks shared by every family.
+fn check_common(case: &Case, o: &Outcome) -> Result<(), String> {
+    // The simulator's guard against nodes that ask for past deadlines never fired: every timer
+    // the stack reports is one it actually clears when it fires.
+    ensure!(
+        o.stalled_timeouts == 0,
+        "{} stalled timeouts (a deadline that does not advance)",
+        o.stalled_timeouts
+    );
+    // RFC 9293 §3.7.1 / RFC 6691 §2: no segment exceeds the MSS the peer announced (plus
+    // headers and options), so nothing is too big for the smaller MTU.
+    ensure!(
+        o.mtu_drops == 0,
+        "{} packets exceeded the path MTU",
+        o.mtu_drops
+    );
+    // Both stacks are empty in the end: TIME-WAIT expired (RFC 9293 §3.4.2) and nothing lingers.
+    ensure!(
+        o.all_closed,
+        "connections left at {} (limit: TIME_WAIT, orphan FIN retries, SYN-ACK retries)",
+        o.closed_at
+    );
+    for (name, r) in [("client", &o.client), ("server", &o.server)] {
+        ensure!(r.misuse.is_none(), "{name}: {:?}", r.misuse);
+        let Some(conn) = r.conn else { continue };
+        // Every transition is an edge of RFC 9293 Figure 5.
+        for (from, to, at) in transitions(&r.events, conn) {
+            ensure!(
+                figure5_edge(from, to),
+                "{name}: illegal transition {from} -> {to} at {at}"
+            );
+        }
+        // RFC 9293 §3.3.2: the connection reaches CLOSED exactly once.
+        let reasons = closed_reasons(&r.events, conn);
+        ensure!(
+            reasons.len() == 1,
+            "{name}: {} Closed events ({reasons:?})",
+            reasons.len()
+        );
+        // The error the application saw is the one the connection closed with. (An end that
+        // finished may still fail later as an orphan, e.g. LAST-ACK timing out.)
+        ensure!(
+            r.error.is_none() || reasons[0] == r.error,
+            "{name}: closed with {:?} but the application saw {:?}",
+            reasons[0],
+            r.error
+        );
+    }
+    let _ = case;
+    Ok(())
+}
+
+/// A connection that must succeed: bytes intact both ways, orderly close, bounded time.
+fn check_success(case: &Case, o: &Outcome) -> Result<(), String> {
+    ensure!(
+        o.apps_done,
+        "applications not done after {:?} of virtual time (client: eof {} error {:?} got {}/{}; server: accepted {} eof {} error {:?} got {}/{})",
+        o.limit,
+        o.client.eof,
+        o.client.error,
+        o.client.received.len(),
+        o.expected_s2c.len(),
+        o.server.accepted,
+        o.server.eof,
+        o.server.error,
+        o.server.received.len(),
+        o.expected_c2s.len()
+    );
+    // No connection error without a permanent partition.
+    ensure!(
+        o.client.error.is_none(),
+        "client error {:?}",
+        o.client.error
+    );
+    ensure!(
+        o.server.error.is_none(),
+        "server error {:?}",
+        o.server.error
+    );
+    ensure!(
+        o.server.accepted == 1,
+        "server accepted {} connections",
+        o.server.accepted
+    );
+    // RFC 9293 §3.4 and §3.10.7.4: every byte once, in order, both ways; then end of stream.
+    ensure!(
+        o.server.received == o.expected_c2s,
+        "client to server: {}",
+        first_diff(&o.server.received, &o.expected_c2s)
+    );
+    ensure!(
+        o.client.received == o.expected_s2c,
+        "server to client: {}",
+        first_diff(&o.client.received, &o.expected_s2c)
+    );
+    ensure!(o.client.eof && o.server.eof, "missing end of stream");
+    check_common(case, o)?;
+    for (name, r) in [("client", &o.client), ("server", &o.server)] {
+        let conn = r.conn.expect("connected");
+        let tr = transitions(&r.events, conn);
+        // Orderly close (RFC 9293 §3.10.4, §3.10.7.4): CLOSED only from LAST-ACK or TIME-WAIT,
+        // with no error.
+        let last = tr.last().copied();
+        ensure!(
+            matches!(
+                last,
+                Some((State::LastAck | State::TimeWait, State::Closed, _))
+            ),
+            "{name}: did not close in order: {:?}",
+            tr.iter()
+                .map(|(f, t, _)| format!("{f}->{t}"))
+                .collect::<Vec<_>>()
+        );
+        ensure!(
+            closed_reasons(&r.events, conn) == [None],
+            "{name}: closed with an error"
+        );
+        // RFC 9293 §3.4.2: TIME-WAIT lasts at least 2 MSL.
+        let msl = if name == "client" {
+            &case.client
+        } else {
+            &case.server
+        }
+        .msl_ms;
+        if let Some(&(_, _, entered)) = tr.iter().find(|(_, to, _)| *to == State::TimeWait) {
+            let (_, _, left) = last.unwrap();
+            let stayed = left.saturating_duration_since(entered);
+            ensure!(
+                stayed >= Duration::from_millis(2 * msl),
+                "{name}: TIME_WAIT lasted {stayed:?} < 2 MSL ({} ms)",
+                2 * msl
+            );
+        }
+    }
+    // Who closes first decides who waits in TIME-WAIT (RFC 9293 §3.6): the end whose FIN went
+    // out before the peer's FIN arrived.
+    let went_tw = |r: &PeerReport| {
+        transitions(&r.events, r.conn.unwrap())
+            .iter()
+            .any(|(_, to, _)| *to == State::TimeWait)
+    };
+    let (ctw, stw) = (went_tw(&o.client), went_tw(&o.server));
+    match case.closer {
+        Client => ensure!(
+            ctw && !stw,
+            "client closed first: TIME_WAIT client {ctw} server {stw}"
+        ),
+        Server => ensure!(
+            stw && !ctw,
+            "server closed first: TIME_WAIT client {ctw} server {stw}"
+        ),
+        Both => ensure!(ctw || stw, "nobody went through TIME_WAIT"),
+    }
+    Ok(())
+}
+
+/// A partition that never heals: every end still waiting for its peer fails with TimedOut.
+fn check_no_heal(case: &Case, o: &Outcome) -> Result<(), String> {
+    ensure!(
+        o.apps_done,
+        "applications hang after {:?} of virtual time",
+        o.limit
+    );
+    let (_, client_done, server_done) = o.partition_started.expect("partitioned");
+    for (name, r, done_before, expected) in [
+        ("client", &o.client, client_done, &o.expected_s2c),
+        ("server", &o.server, server_done, &o.expected_c2s),
+    ] {
+        if done_before {
+            // Finished before the partition: a complete, error-free transfer.
+            ensure!(
+                r.error.is_none(),
+                "{name}: error {:?} after finishing",
+                r.error
+            );
+            ensure!(
+                r.eof && r.received == *expected,
+                "{name}: finished early with wrong data"
+            );
+        } else if r.conn.is_some() || name == "client" {
+            // RFC 9293 §3.8.3 (R2) and RFC 1122 §4.2.3.6: retransmissions, SYN retries or
+            // keepalives give up and report a timeout.
+            ensure!(
+                r.error == Some(ConnectionError::TimedOut),
+                "{name}: expected TimedOut, got {:?}",
+                r.error
+            );
+            // What arrived before is a prefix of what was sent.
+            ensure!(
+                expected.starts_with(&r.received),
+                "{name}: received bytes are not a prefix of the stream"
+            );
+        }
+    }
+    check_common(case, o)
+}
+
+fn check(case: &Case, o: &Outcome) -> Result<(), String> {
+    match &case.partition {
+        Some(PartitionCase {
+            heal_after_ms: None,
+            ..
+        }) => check_no_heal(case, o),
+        _ => check_success(case, o),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Runners
+// ---------------------------------------------------------------------------------------------
+
+fn runner(default_cases: u32) -> TestRunner {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default_cases);
+    let mut config = PtConfig {
+        cases,
+        failure_persistence: None,
+        max_shrink_iters: 512,
+        ..PtConfig::default()
+    };
+    if config.rng_seed == RngSeed::Random {
+        // Reproducible by default; PROPTEST_RNG_SEED explores others.
+        config.rng_seed = RngSeed::Fixed(0x5eed_0f_5a4c);
+    }
+    TestRunner::new(config)
+}
+
+fn run_property(name: &str, default_cases: u32, strategy: impl Strategy<Value = Case>) {
+    let ran = AtomicUsize::new(0);
+    let mut runner = runner(default_cases);
+    let result = runner.run(&strategy, |case| {
+        ran.fetch_add(1, Ordering::Relaxed);
+        let started = std::time::Instant::now();
+        let (o, _) = run_case(&case, false);
+        let verdict = check(&case, &o);
+        if std::env::var_os("PROPS_VERBOSE").is_some() {
+            eprintln!(
+                "{name}: c2s {} s2c {} {:?} partition {:?}: apps done at {} (limit {:?}), closed at {}, {:?} wall; {}",
+                case.c2s,
+                case.s2c(),
+                case.closer,
+                case.partition,
+                o.apps_done_at,
+                o.limit,
+                o.closed_at,
+                started.elapsed(),
+                match &verdict {
+                    Ok(()) => "ok".to_string(),
+                    Err(e) => e.clone(),
+                }
+            );
+        }
+        verdict.map_err(TestCaseError::fail)
+    });
+    eprintln!("{name}: {} cases run", ran.load(Ordering::Relaxed));
+    match result {
+        Ok(()) => {}
+        Err(TestError::Fail(reason, case)) => {
+            panic!("{name}: {reason}\nminimal case:\n{case:#?}")
+        }
+        Err(e) => panic!("{name}: {e}"),
+    }
+}
+
+/// Prints a case's packets (what each host sent and what the link did to it) as tcpdump lines.
+#[allow(dead_code)]
+fn trace_case(case: &Case, max_lines: usize) -> Result<(), String> {
+    let (o, mut p) = run_case(case, true);
+    let caps = p.net.take_captures();
+    let lines: Vec<String> = caps
+        .iter()
+        .filter(|c| c.event != CaptureEvent::Delivered)
+        .map(|c| {
+            let who = if c.from == p.a { "C>" } else { "S>" };
+            let what = match c.event {
+                CaptureEvent::Sent => String::new(),
+                e => format!(" [{e:?}]"),
+            };
+            format!(
+                "{} {who} {}{what}",
+                c.time,
+                synack_wire::tcpdump::format_packet(&c.packet)
+            )
+        })
+        .collect();
+    let skip = lines.len().saturating_sub(max_lines);
+    if skip > 0 {
+        eprintln!("... {skip} earlier lines");
+    }
+    for l in &lines[skip..] {
+        eprintln!("{l}");
+    }
+    check(case, &o)
+}
+
+fn replay(case: &Case) {
+    if let Err(e) = trace_case(case, 60) {
+        panic!("{e}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Properties
+// ---------------------------------------------------------------------------------------------
+
+/// Transfers of 0..2 MB each way under every impairment, option and buffer combination.
+#[test]
+fn transfer_survives_impairments() {
+    run_property(
+        "transfer_survives_impairments",
+        40,
+        case(MAX_TRANSFER, Mtus::Same, Just(None)),
+    );
+}
+
+/// As above with a different MTU on each host: the path MTU is the smaller one, so each end must
+/// keep every segment within the MSS its peer announced, options included (RFC 6691 §2).
+#[test]
+fn transfer_survives_impairments_asymmetric_mtu() {
+    run_property(
+        "transfer_survives_impairments_asymmetric_mtu",
+        40,
+        case(MAX_TRANSFER, Mtus::Independent, Just(None)),
+    );
+}
+
+/// The link goes down mid-transfer for up to 30 s and comes back: the connection carries on
+/// (RFC 9293 §3.8.3: retransmission with backoff rides out outages shorter than R2).
+#[test]
+fn transfer_survives_healed_partition() {
+    let partition = (0u64..=1000, 1u64..=30_000).prop_map(|(after_permille, heal)| {
+        Some(PartitionCase {
+            after_permille,
+            heal_after_ms: Some(heal),
+        })
+    });
+    run_property(
+        "transfer_survives_healed_partition",
+        16,
+        case(256 * 1024, Mtus::Same, partition),
+    );
+}
+
+/// The link goes down for good: both ends give up with TimedOut (retransmission or keepalive
+/// limits), in bounded time, and free their connections.
+#[test]
+fn permanent_partition_times_out() {
+    let partition = (0u64..=1000).prop_map(|after_permille| {
+        Some(PartitionCase {
+            after_permille,
+            heal_after_ms: None,
+        })
+    });
+    run_property(
+        "permanent_partition_times_out",
+        16,
+        case(256 * 1024, Mtus::Same, partition),
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Regressions: minimal cases found by the properties
+// ---------------------------------------------------------------------------------------------
+
+fn host(mtu: usize) -> HostCase {
+    HostCase {
+        mtu,
+        send_buffer: 1 << 20,
+        recv_buffer: 1 << 20,
+        window_scale: Some(7),
+        timestamps: true,
+        sack: true,
+        isn: None,
+        nodelay: false,
+        msl_ms: 30_000,
+    }
+}
+
+/// A plain case: a perfect link and default hosts, for regressions to modify.
+#[allow(dead_code)]
+fn plain(c2s: usize, reply: Reply, closer: Closer) -> Case {
+    Case {
+        seed: 1,
+        ipv6: false,
+        client: host(1500),
+        server: host(1500),
+        up: LinkCase::perfect(),
+        down: LinkCase::perfect(),
+        c2s,
+        reply,
+        closer,
+        close_directly: false,
+        partition: None,
+    }
+}
+
+#[test]
+fn plain_echo_case_passes() {
+    replay(&plain(100_000, Echo, Client));
+}
+
+/// Found by `transfer_survives_impairments_asymmetric_mtu`. The client's MTU is 576 (MSS 536),
+/// the server's 1500. While the server holds out-of-order data it echoes 536-byte segments with a
+/// SACK block (12 option bytes): 588-byte packets the 576-byte path drops. RFC 6691 §2: "the
+/// sender MUST reduce the TCP data length to account for any IP or TCP options that it is
+/// including"; RFC 9293 §3.7.1: data + options must fit the MSS the peer announced.
+#[test]
+fn regression_sack_blocks_fit_the_peer_mss() {
+    let mut c = plain(2000, Echo, Client);
+    c.client.mtu = 576;
+    c.client.timestamps = false;
+    c.server.timestamps = false;
+    c.seed = 22;
+    c.up.loss = 0.1;
+    replay(&c);
+}
+
+/// Found by `permanent_partition_times_out` (shrunk from a lossy case). The server's receive
+/// buffer is 1024 bytes but it offers window scale 11 (units of 2048 bytes). Once the client has
+/// filled the 1024-byte window and the server's application has read everything, the free space
+/// (1024) rounds down to a zero window field, forever: the transfer deadlocks until the client's
+/// persist timer gives up. RFC 9293 §3.8.6.2.2 requires the window to reopen once the buffer
+/// drains (by min(buffer/2, MSS)); RFC 7323 §2.3 lets the receiver round up to a unit, which the
+/// buffer (sized limit + 2^shift) has room for.
+#[test]
+fn regression_window_reopens_with_a_large_shift_and_a_tiny_buffer() {
+    let mut c = plain(2048, Stream(0), Client);
+    c.server.recv_buffer = 1024;
+    c.server.window_scale = Some(11);
+    c.server.timestamps = false;
+    c.client.timestamps = false;
+    replay(&c);
+}
+
+/// Accepts one connection and never reads from it: the client's data fills the window.
+struct Sink {
+    addr: SocketAddr,
+    listener: Option<ListenerId>,
+    conn: Option<ConnId>,
+}
+
+impl App for Sink {
+    fn poll(&mut self, stack: &mut Stack, _now: Instant, _events: &[Event]) {
+        let l = *self
+            .listener
+            .get_or_insert_with(|| stack.listen(self.addr, 16).expect("listen"));
+        while let Some(c) = stack.accept(l) {
+            self.conn.get_or_insert(c);
+        }
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// A client streaming 16 KB into a server that never reads (4 KB receive buffer): the window
+/// closes and the client must probe it (RFC 9293 §3.8.6.1). Returns the pair after `run` of
+/// virtual time, with captures.
+fn zero_window_pair(run: Duration, exact_fill: bool) -> Pair {
+    // exact_fill: 1024-byte segments (MTU 1064) and no window scaling, so four segments fill
+    // the window exactly and it closes to zero. Otherwise 1460-byte segments leave 1176 bytes.
+    let cfg = |isn| Config {
+        isn: IsnMode::Fixed(isn),
+        timestamps: false,
+        recv_buffer: 4096,
+        mtu: if exact_fill { 1064 } else { 1500 },
+        window_scale: if exact_fill { None } else { Some(7) },
+        ..Config::default()
+    };
+    let mut p = Pair::new(
+        cfg(1_000),
+        cfg(2_000),
+        LinkConfig::default().with_delay(Duration::from_millis(10)),
+        1,
+    );
+    p.net.set_capture(true);
+    let server = p.b_addr(80);
+    let data = pattern(16_384, 3);
+    p.net.host_mut(p.b).app = Some(Box::new(Sink {
+        addr: server,
+        listener: None,
+        conn: None,
+    }));
+    p.net.host_mut(p.a).app = Some(Box::new(Peer::new(
+        true,
+        server,
+        data,
+        false,
+        FinWhen::AfterSend,
+    )));
+    p.start();
+    p.net.run_for(run);
+    p
+}
+
+/// One TCP segment a host sent.
+#[derive(Debug)]
+struct Sent {
+    time: Instant,
+    from_client: bool,
+    seq: u32,
+    ack: u32,
+    len: usize,
+    flags: synack_wire::TcpFlags,
+    window: u16,
+    line: String,
+}
+
+/// Every TCP segment either host sent, parsed, in order.
+fn segments(p: &mut Pair) -> Vec<Sent> {
+    let a = p.a;
+    p.net
+        .take_captures()
+        .iter()
+        .filter(|c| c.event == CaptureEvent::Sent)
+        .filter_map(|c| {
+            let ip = synack_wire::ip::parse_ip(&c.packet).ok()?;
+            let t = synack_wire::TcpRepr::parse(ip.payload, ip.header.src, ip.header.dst).ok()?;
+            Some(Sent {
+                time: c.time,
+                from_client: c.from == a,
+                seq: t.seq.0,
+                ack: t.ack.0,
+                len: t.payload.len(),
+                flags: t.flags,
+                window: t.window,
+                line: format!(
+                    "{} {} {}",
+                    c.time,
+                    if c.from == a { "C>" } else { "S>" },
+                    synack_wire::tcpdump::format_packet(&c.packet)
+                ),
+            })
+        })
+        .collect()
+}
+
+/// Found while building the zero-window regressions below. The server (4096-byte buffer, never
+/// reads) acknowledges two 1460-byte segments and offers the rest of its window (1176 bytes,
+/// advertised as 1280 after scaling). The client has 13 KB queued and nothing in flight, but
+/// sender-side silly window avoidance holds the short segment back and no timer ever releases
+/// it: the client goes silent forever (and would stay silent even if a later window update from
+/// the server were lost). RFC 9293 §3.8.6.2.1 (4) and RFC 1122 §4.2.3.4: pushed data is sent
+/// when the override timeout (0.1 to 1 s) occurs; the window then closes and persist probing
+/// takes over (RFC 9293 §3.8.6.1).
+#[test]
+fn regression_sender_fills_a_small_window_after_the_override_timeout() {
+    let mut p = zero_window_pair(Duration::from_secs(30), false);
+    let segs = segments(&mut p);
+    for s in &segs {
+        eprintln!("{}", s.line);
+    }
+    let data_end = |by: Instant| {
+        segs.iter()
+            .filter(|s| s.from_client && s.len > 0 && s.time <= by)
+            .map(|s| s.seq.wrapping_add(s.len as u32))
+            .max()
+            .expect("the client sent data")
+    };
+    // The window scale the server announced in its SYN-ACK (RFC 7323 §2.2).
+    let shift = segs
+        .iter()
+        .find(|s| !s.from_client && s.flags.syn())
+        .and_then(|s| s.line.split("wscale ").nth(1))
+        .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse::<u32>().ok())
+        .unwrap_or(0);
+    // The first ACK that offered a window smaller than a segment (RFC 7323 §2.3 scaling).
+    let small = segs
+        .iter()
+        .find(|s| {
+            !s.from_client
+                && s.flags.ack()
+                && !s.flags.syn()
+                && s.window > 0
+                && (u32::from(s.window) << shift) < 1460
+        })
+        .expect("the server offered a small window");
+    let edge = small.ack.wrapping_add(u32::from(small.window) << shift);
+    // Within 1 s (the longest override timeout) of that ACK the client fills the window; past the
+    // edge it may only put the one-octet zero-window probes of RFC 9293 §3.8.6.1.
+    let by = small.time + Duration::from_secs(1);
+    assert!(
+        data_end(by) == edge || data_end(by) == edge.wrapping_add(1),
+        "by {by} the client sent up to {}, the window ends at {edge}",
+        data_end(by)
+    );
+}
+
+/// Found while shrinking a `permanent_partition_times_out` case. Replies to zero-window probes
+/// (same ACK, same zero window) were counted as duplicate ACKs; the third started a "fast
+/// retransmit" of a full segment of never-sent data (and the FIN) into the closed window. RFC
+/// 9293 §3.8.6.1: while the window is zero the sender sends only probes; RFC 5681 §3.2 step 3
+/// retransmits the lost segment (here the one-byte probe), never new data.
+#[test]
+fn regression_zero_window_probe_replies_do_not_trigger_fast_retransmit() {
+    let mut p = zero_window_pair(Duration::from_secs(30), true);
+    let segs = segments(&mut p);
+    for s in &segs {
+        eprintln!("{}", s.line);
+    }
+    // From the server's first zero-window ACK on, every client segment is a probe: at most one
+    // byte of data, no FIN.
+    let closed = segs
+        .iter()
+        .position(|s| !s.from_client && s.window == 0 && s.flags.ack())
+        .expect("the window closes");
+    let probes = segs[closed..]
+        .iter()
+        .filter(|s| s.from_client && s.len > 0)
+        .count();
+    assert!(
+        probes >= 3,
+        "the client probes the zero window ({probes} probes)"
+    );
+    for s in segs[closed..].iter().filter(|s| s.from_client) {
+        assert!(
+            s.len <= 1 && !s.flags.fin(),
+            "sent into a zero window: {}",
+            s.line
+        );
+    }
+}
+
+/// Found together with the one above. A receiver that keeps its window closed but answers every
+/// probe must not be timed out: RFC 1122 §4.2.2.17 "As long as the receiving TCP continues to
+/// send acknowledgments in response to the probe segments, the sending TCP MUST allow the
+/// connection to stay open." The core counts answered probes against `max_retries` and fails the
+/// connection with TimedOut after about 15 minutes.
+#[test]
+fn regression_answered_window_probes_keep_the_connection_open() {
+    let mut p = zero_window_pair(Duration::from_secs(3600), true);
+    let segs = segments(&mut p);
+    let last_probe = segs
+        .iter()
+        .rev()
+        .find(|s| s.from_client && s.len == 1)
+        .map(|s| s.time);
+    let client: &Peer = p.net.host(p.a).app();
+    let conn = client.conn.expect("connected");
+    assert_eq!(client.error, None, "last probe at {last_probe:?}");
+    // The client queued everything and shut down its write side; the FIN waits behind the data.
+    assert_eq!(p.sa().state(conn), Some(State::FinWait1));
+    let info = p.sa().info(conn).unwrap();
+    assert!(info.counters.window_probes > 20, "{:?}", info.counters);
+}
+
+/// Found by `permanent_partition_times_out`. Keepalive is on (idle 10 s, 2 s interval, 3
+/// probes); the handshake completes, nobody sends anything, and the link goes down. RFC 1122
+/// §4.2.3.6 / RFC 9293 §3.8.4: after the idle time the ends probe and, unanswered, declare the
+/// peer dead. But neither end ever arms its keepalive timer: the ACK processing that would arm it
+/// runs while the connection is still SYN-SENT / SYN-RECEIVED, so an idle connection is never
+/// probed and hangs forever.
+#[test]
+fn regression_keepalive_probes_an_idle_connection() {
+    let ka = Keepalive {
+        idle: Duration::from_secs(10),
+        interval: Duration::from_secs(2),
+        count: 3,
+    };
+    let cfg = |isn| Config {
+        isn: IsnMode::Fixed(isn),
+        timestamps: false,
+        keepalive: Some(ka),
+        ..Config::default()
+    };
+    let mut p = Pair::new(
+        cfg(1_000),
+        cfg(2_000),
+        LinkConfig::default().with_delay(Duration::from_millis(10)),
+        1,
+    );
+    p.net.set_capture(true);
+    let server = p.b_addr(80);
+    // Both ends wait for the other's FIN before sending their own: nobody sends anything.
+    p.net.host_mut(p.b).app = Some(Box::new(Peer::new(
+        false,
+        server,
+        Vec::new(),
+        false,
+        FinWhen::AfterEof,
+    )));
+    p.net.host_mut(p.a).app = Some(Box::new(Peer::new(
+        true,
+        server,
+        Vec::new(),
+        false,
+        FinWhen::AfterEof,
+    )));
+    p.start();
+    p.net.run_for(Duration::from_secs(1));
+    let (a, b) = (p.a, p.b);
+    p.net.partition(a, b);
+    p.net.run_for(Duration::from_secs(60));
+    for l in synack_tests::tcpdump_lines(&p.net.take_captures()) {
+        eprintln!("{l}");
+    }
+    for (name, h) in [("client", a), ("server", b)] {
+        let peer: &Peer = p.net.host(h).app();
+        assert!(peer.conn.is_some(), "{name} connected");
+        // Probes at 11, 13, 15 s; declared dead at 17 s (idle + count * interval after the
+        // last segment received, plus the partition's start).
+        assert_eq!(peer.error, Some(ConnectionError::TimedOut), "{name}");
+        assert!(peer.done_at.unwrap() <= Instant::from_secs(20), "{name}");
+    }
+}
