@@ -45,7 +45,6 @@ fn small_receiver() -> Config {
 /// (RFC 1122 §4.2.2.17); each probe is answered with an ACK still showing the zero window. When the
 /// user reads, the window update restarts the transfer, and every byte arrives.
 #[test]
-#[ignore = "core bug: after a zero-window probe is answered, a full segment is sent into the zero window (RFC 9293 §3.8.6.1)"]
 fn zero_window_persist_and_resume() {
     let mut w = World::new(
         config(CLIENT_ISN),
