@@ -382,3 +382,46 @@ fn rst_in_syn_sent_needs_acceptable_ack() {
     assert_eq!(w.path(a, c), [State::Closed, State::SynSent, State::Closed]);
     assert_eq!(w.closed_reason(a, c), Some(Some(ConnectionError::Refused)));
 }
+
+/// RFC 1122 §4.2.2.13: "If such a host issues a CLOSE call while received data is still pending
+/// in TCP, or if new data is received after CLOSE is called, its TCP SHOULD send a RST to show
+/// that data was lost." (RFC 2525 §2.17.) Both cases, each answered with a reset the peer
+/// accepts (its SEQ is the peer's RCV.NXT).
+#[test]
+fn close_losing_data_resets() {
+    // Close with unread data.
+    let mut w = World::seed();
+    let (a, b) = (w.a(), w.b());
+    let (c, s) = w.establish();
+    w.with(b, |st, _| st.send(s, b"never read").unwrap());
+    w.run_for(ms(100));
+    assert_eq!(w.stack(a).info(c).unwrap().recv_queue, 10);
+    let n0 = w.sent_by(a).len();
+    w.with(a, |st, _| st.close(c).unwrap());
+    w.run_for(ms(50));
+    let out = w.sent_by(a);
+    assert_eq!(out.len(), n0 + 1);
+    assert!(out[n0].flags.rst(), "{}", out[n0].line);
+    assert!(!out[n0].flags.fin(), "a reset, not an orderly FIN");
+    assert_eq!(out[n0].seq, CLIENT_ISN + 1, "SEQ = SND.NXT");
+    assert_eq!(w.closed_reason(b, s), Some(Some(ConnectionError::Reset)));
+    assert_eq!(w.stack(a).connection_count(), 0);
+
+    // Data arriving after close(): the client closed (FIN sent, FIN-WAIT-2), the server then sends.
+    let mut w = World::seed();
+    let (c, s) = w.establish();
+    w.with(a, |st, _| st.close(c).unwrap());
+    w.run_to_state(b, s, State::CloseWait, Duration::from_secs(1));
+    w.run_for(ms(20));
+    assert_eq!(w.state(a, c), Some(State::FinWait2));
+    w.with(b, |st, _| st.send(s, b"too late").unwrap());
+    w.run_for(ms(100));
+    let rst = w
+        .sent_by(a)
+        .into_iter()
+        .find(|x| x.flags.rst())
+        .expect("the client resets");
+    assert_eq!(rst.seq, CLIENT_ISN + 2, "SEQ = SND.NXT (after the FIN)");
+    assert_eq!(w.closed_reason(b, s), Some(Some(ConnectionError::Reset)));
+    assert_eq!(w.stack(a).connection_count(), 0);
+}
