@@ -623,3 +623,147 @@ fn user_calls_act_at_call_time() {
         Some(Instant::from_secs(160))
     );
 }
+
+/// RFC 9293 §3.10.7.4 (seventh and eighth steps): a FIN is processed only when it is in sequence.
+/// The server sends data and closes at once; one data segment is lost, so its FIN arrives ahead
+/// of the hole. The client must stay ESTABLISHED (end of stream not yet visible) until the
+/// retransmission fills the hole; then it gets every byte, the end of stream, and CLOSE-WAIT.
+#[test]
+fn fin_after_a_hole_waits_for_the_hole() {
+    let mut w = World::seed();
+    let (a, b) = (w.a(), w.b());
+    let (c, s) = w.establish();
+    let data = pattern(5 * 1460, 9);
+    let hole = SERVER_ISN + 1 + 1460;
+    let mut done = false;
+    w.set_drop_rule(
+        b,
+        Some(Box::new(move |x: &Seg| {
+            let hit = !done && x.len > 0 && x.seq == hole;
+            done |= hit;
+            hit
+        })),
+    );
+    assert_eq!(w.with(b, |st, _| st.send(s, &data)), Ok(data.len()));
+    w.with(b, |st, _| st.close(s).unwrap());
+    let t = w.now();
+    // Everything but the hole has arrived, the FIN with the last segment.
+    w.run_to(t + ms(15));
+    let fin = w
+        .sent_by(b)
+        .into_iter()
+        .find(|x| x.flags.fin())
+        .expect("FIN sent with the data");
+    assert_eq!(
+        fin.seq.wrapping_add(fin.len as u32),
+        SERVER_ISN + 1 + data.len() as u32
+    );
+    assert_eq!(w.state(a, c), Some(State::Established), "the FIN waits");
+    let (got, eof) = w.read_all(a, c);
+    assert_eq!(got, data[..1460], "only the bytes before the hole");
+    assert!(!eof, "no end of stream across a hole");
+    // The client's duplicate ACKs do not acknowledge the FIN.
+    assert!(w.sent_by(a).iter().all(|x| x.ack <= hole));
+    w.run_to_state(a, c, State::CloseWait, Duration::from_secs(5));
+    let (rest, eof) = w.read_all(a, c);
+    assert_eq!(rest, data[1460..]);
+    assert!(eof);
+    let top_ack = w.sent_by(a).iter().map(|x| x.ack).max().unwrap();
+    assert_eq!(
+        top_ack,
+        SERVER_ISN + 1 + data.len() as u32 + 1,
+        "data and FIN acked"
+    );
+}
+
+/// RFC 9293 §3.10.7.4: in CLOSE-WAIT a retransmitted FIN (the ACK of it was lost) is below
+/// RCV.NXT, so it is unacceptable and answered with <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> — the
+/// same ACK again — and nothing else changes.
+#[test]
+fn close_wait_acks_retransmitted_fin() {
+    let mut w = World::seed();
+    let (a, b) = (w.a(), w.b());
+    let (c, s) = w.establish();
+    let mut done = false;
+    w.set_drop_rule(
+        b,
+        Some(Box::new(move |x: &Seg| {
+            let hit = !done && x.is_pure_ack();
+            done |= hit;
+            hit
+        })),
+    );
+    w.with(a, |st, _| st.shutdown(c, Shutdown::Write).unwrap());
+    w.run_to_state(b, s, State::CloseWait, Duration::from_secs(1));
+    w.run_to_state(a, c, State::FinWait2, Duration::from_secs(5));
+    let fins: Vec<Seg> = w.sent_by(a).into_iter().filter(|x| x.flags.fin()).collect();
+    assert_eq!(fins.len(), 2, "the FIN was retransmitted");
+    let acks: Vec<Seg> = w
+        .sent_by(b)
+        .into_iter()
+        .filter(|x| x.time > fins[0].time)
+        .collect();
+    assert_eq!(acks.len(), 1);
+    assert_eq!(acks[0].line, w.tap_dropped(b)[0].line, "the same ACK again");
+    assert_eq!(acks[0].time, fins[1].time + ms(10));
+    assert_eq!(acks[0].ack, CLIENT_ISN + 2);
+    assert_eq!(w.state(b, s), Some(State::CloseWait));
+    assert_eq!(
+        w.transitions(b, s)
+            .iter()
+            .filter(|t| t.1 == State::CloseWait)
+            .count(),
+        1
+    );
+}
+
+/// RFC 9293 §3.6 Figure 13 with a lost ACK: one side's ACK of the crossing FIN is lost, so the
+/// other stays in CLOSING and retransmits its FIN; the peer, already in TIME-WAIT, acknowledges it
+/// (restarting its 2 MSL) and CLOSING moves on to TIME-WAIT.
+#[test]
+fn closing_retransmits_fin_until_acked() {
+    let mut w = World::seed();
+    let (a, b) = (w.a(), w.b());
+    let (c, s) = w.establish();
+    // Lose a's ACK of b's FIN (the first pure ACK a sends from now on).
+    let mut done = false;
+    w.set_drop_rule(
+        a,
+        Some(Box::new(move |x: &Seg| {
+            let hit = !done && x.is_pure_ack();
+            done |= hit;
+            hit
+        })),
+    );
+    w.with(a, |st, _| st.shutdown(c, Shutdown::Write).unwrap());
+    w.with(b, |st, _| st.shutdown(s, Shutdown::Write).unwrap());
+    w.run_to_state(a, c, State::TimeWait, Duration::from_secs(1));
+    let a_tw = w.now();
+    assert_eq!(w.state(b, s), Some(State::Closing));
+    w.run_to_state(b, s, State::TimeWait, Duration::from_secs(5));
+    let b_fins: Vec<Seg> = w.sent_by(b).into_iter().filter(|x| x.flags.fin()).collect();
+    assert_eq!(b_fins.len(), 2);
+    // The same FIN; its ACK field now acknowledges a's FIN (RCV.NXT moved on in between).
+    assert_eq!(b_fins[1].seq, b_fins[0].seq);
+    assert_eq!(b_fins[0].ack, CLIENT_ISN + 1);
+    assert_eq!(b_fins[1].ack, CLIENT_ISN + 2);
+    let b_tw = w.now();
+    assert_eq!(b_tw, b_fins[1].time + ms(20));
+    assert_eq!(
+        w.path(b, s)[2..],
+        [
+            State::Established,
+            State::FinWait1,
+            State::Closing,
+            State::TimeWait
+        ]
+    );
+    // a's TIME-WAIT restarted when the retransmitted FIN arrived.
+    w.run_for(Duration::from_secs(61));
+    assert_eq!(
+        w.entered(a, c, State::Closed),
+        Some(b_fins[1].time + ms(10) + MSL2)
+    );
+    assert!(b_fins[1].time + ms(10) > a_tw);
+    assert_eq!(w.entered(b, s, State::Closed), Some(b_tw + MSL2));
+}

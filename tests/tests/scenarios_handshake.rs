@@ -627,3 +627,39 @@ fn close_in_syn_received_sends_fin() {
         ]
     );
 }
+
+/// RFC 9293 §3.10.7.3 (SYN-SENT): a SYN-ACK may carry data and a FIN — "If there are other
+/// controls or text in the segment, then continue processing at the sixth step". A hand-built
+/// SYN,ACK,FIN with two octets moves the client to ESTABLISHED and on to CLOSE-WAIT; it
+/// delivers the octets, then end of stream, and acknowledges all of it (ISS'+1+2+1).
+#[test]
+fn syn_ack_with_data_and_fin() {
+    let mut w = World::seed();
+    let (a, b) = (w.a(), w.b());
+    // The server's stack never sees the SYN; the forged peer answers instead.
+    w.set_up(a, b, false);
+    let (caddr, saddr) = (w.caddr(), w.saddr());
+    let c = w.with(a, |st, now| st.connect(now, Some(caddr), saddr).unwrap());
+    w.run_for(Duration::from_millis(5));
+    let synack = Forge::new(saddr, caddr, SERVER_ISN)
+        .ack(CLIENT_ISN + 1)
+        .flags(TcpFlags::SYN | TcpFlags::FIN)
+        .payload(b"hi")
+        .build();
+    w.inject(b, synack);
+    w.run_for(Duration::from_millis(50));
+    assert_eq!(
+        w.path(a, c),
+        [
+            State::Closed,
+            State::SynSent,
+            State::Established,
+            State::CloseWait
+        ]
+    );
+    assert_eq!(w.read_all(a, c), (b"hi".to_vec(), true));
+    let acks: Vec<Seg> = w.sent_by(a).into_iter().filter(|x| x.flags.ack()).collect();
+    assert!(!acks.is_empty());
+    assert_eq!(acks.last().unwrap().ack, SERVER_ISN + 1 + 2 + 1);
+    assert!(acks.iter().all(|x| !x.flags.rst()));
+}
