@@ -663,3 +663,104 @@ fn syn_ack_with_data_and_fin() {
     assert_eq!(acks.last().unwrap().ack, SERVER_ISN + 1 + 2 + 1);
     assert!(acks.iter().all(|x| !x.flags.rst()));
 }
+
+/// RFC 7323 §1.3/§2.2 and RFC 2018 §2: window scaling, timestamps and SACK are used only when
+/// both SYNs carry the option; the SYN-ACK offers only what the SYN offered. With a server that
+/// offers none of them, the client's later windows are unscaled (capped at 65535) and no segment
+/// carries timestamps or SACK.
+#[test]
+fn options_used_only_when_both_offer() {
+    let client = Config {
+        timestamps: true,
+        ..config(CLIENT_ISN)
+    };
+    let server = Config {
+        window_scale: None,
+        sack: false,
+        timestamps: false,
+        ..config(SERVER_ISN)
+    };
+    let mut w = World::new(
+        client,
+        server,
+        LinkConfig::default().with_delay(Duration::from_millis(10)),
+    );
+    let (a, b) = (w.a(), w.b());
+    let (c, s) = w.establish();
+    let segs = w.sent();
+    let syn = &segs[0].options;
+    assert!(syn.window_scale.is_some() && syn.sack_permitted && syn.timestamps.is_some());
+    assert_eq!(
+        segs[1].line,
+        "IP 10.0.0.2.80 > 10.0.0.1.40000: Flags [S.], seq 1739326486, ack 3626544837, win 65535, options [mss 1460], length 0"
+    );
+    let info = w.stack(a).info(c).unwrap();
+    assert_eq!(
+        (info.wscale, info.timestamps, info.sack),
+        (None, false, false)
+    );
+    let data = pattern(200_000, 3);
+    let mut flows = [
+        Flow::new((a, c), (b, s), data.clone()),
+        Flow::new((b, s), (a, c), data.clone()),
+    ];
+    assert!(w.transfer(&mut flows, Duration::from_secs(10)));
+    for x in &w.sent()[2..] {
+        assert!(x.options.timestamps.is_none(), "{}", x.line);
+        assert!(x.options.sack_blocks.is_empty(), "{}", x.line);
+        assert!(x.options.window_scale.is_none(), "{}", x.line);
+    }
+    // The client's receive buffer is 4 MiB; unscaled, it can only say 65535.
+    assert!(w.sent_by(a).iter().skip(1).all(|x| x.window == 65535));
+}
+
+/// RFC 7323 §3.2 and §4.3: with timestamps on both sides the SYN-ACK echoes the SYN's TSval,
+/// every later segment carries TSopt, and TSecr echoes the TSval of the segment that last
+/// advanced the left window edge (TS.Recent) — here, always the peer's latest.
+#[test]
+fn timestamps_echoed() {
+    let ts = |isn| Config {
+        timestamps: true,
+        ..config(isn)
+    };
+    let mut w = World::new(
+        ts(CLIENT_ISN),
+        ts(SERVER_ISN),
+        LinkConfig::default().with_delay(Duration::from_millis(10)),
+    );
+    let (a, b) = (w.a(), w.b());
+    let (c, s) = w.establish();
+    let mut flows = [
+        Flow::new((a, c), (b, s), b"ping".to_vec()),
+        Flow::new((b, s), (a, c), b"pong".to_vec()),
+    ];
+    assert!(w.transfer(&mut flows, Duration::from_secs(1)));
+    w.run_for(Duration::from_millis(200));
+    let segs = w.sent();
+    let syn_ts = segs[0].options.timestamps.unwrap();
+    assert_eq!(syn_ts.tsecr, 0);
+    let synack_ts = segs[1].options.timestamps.unwrap();
+    assert_eq!(synack_ts.tsecr, syn_ts.tsval, "SYN-ACK echoes the SYN");
+    // Each segment echoes the TSval of the last segment its sender had received (in this
+    // light, in-order exchange every arrival covers Last.ACK.sent, so each updates TS.Recent).
+    let caps: Vec<Seg> = w.captures().iter().filter_map(Seg::parse).collect();
+    let mut recent = [None, None]; // TS.Recent at a, at b
+    let mut checked = 0;
+    for x in &caps {
+        let t = x.options.timestamps.expect("every segment has TSopt");
+        let sender = usize::from(x.from != a);
+        match x.event {
+            synack_sim::CaptureEvent::Delivered => recent[1 - sender] = Some(t.tsval),
+            synack_sim::CaptureEvent::Sent => {
+                if let Some(r) = recent[sender] {
+                    assert_eq!(t.tsecr, r, "{}", x.line);
+                    checked += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    assert!(checked >= 6, "checked {checked}");
+    let info = w.stack(a).info(c).unwrap();
+    assert!(info.timestamps);
+}
