@@ -611,6 +611,8 @@ fn user_calls_act_at_call_time() {
     assert_eq!(w.state(a, c), Some(State::FinWait2));
     w.with(a, |st, _| st.close(c).unwrap());
     w.run_for(Duration::from_secs(1));
+    w.dump();
+    println!("client transitions: {:?}", w.transitions(a, c));
     assert_eq!(
         w.state(a, c),
         Some(State::FinWait2),
