@@ -1,16 +1,27 @@
 //! Property tests: one client and one server over a simulated link, with generated seeds, link
 //! impairments, buffer sizes, MTUs, TCP options, ISNs near the 2^32 wrap, transfer sizes and
-//! closing orders. Every case checks the end-to-end contract of a reliable byte stream (RFC 9293
-//! §1, §3.4 and §3.10.7.4: bytes delivered once, in order, both ways), an orderly close through
-//! RFC 9293 Figure 5 ending in CLOSED after TIME-WAIT (§3.4.2, §3.10.4), and bounded simulated
-//! time. Two more families partition the link: one that heals (the connection must survive) and
-//! one that does not (both ends must fail with TimedOut, RFC 9293 §3.8.3 R2 / RFC 1122
-//! §4.2.3.6, instead of hanging).
+//! closing orders. Every case checks:
+//! - the end-to-end contract of a reliable byte stream (RFC 9293 §1, §3.4, §3.10.7.4): bytes
+//!   delivered once, in order, both ways, then end of stream; no connection error;
+//! - sequence-space rules on every segment sent (`check_wire`): no ACK of unsent data, bare ACKs
+//!   at SND.NXT, no data past the offered window; nothing larger than the path MTU;
+//! - an orderly close along RFC 9293 Figure 5: the end that sent the first FIN waits in
+//!   TIME-WAIT for at least 2 MSL (§3.4.2), both end in CLOSED and the stacks hold nothing;
+//! - bounded simulated time (`time_bound`), bounded packet count (`packet_budget`, which catches
+//!   ACK storms) and no stalled timers.
 //!
-//! Default case counts fit CI (debug build, a few tens of seconds); `PROPTEST_CASES` raises them,
-//! `PROPTEST_RNG_SEED` changes the (otherwise fixed) generator seed. A failing case is shrunk and
-//! printed as a Rust literal to paste into a regression test at the bottom of this file; the
-//! `trace_case` helper prints its packets as tcpdump lines.
+//! Two more families partition the link: one that heals (the connection must survive) and one
+//! that does not (every end still waiting fails with TimedOut, RFC 9293 §3.8.3 R2 / RFC 1122
+//! §4.2.3.6, within its retry limits instead of hanging).
+//!
+//! Default case counts fit CI (debug build, about 20 s of cases on two threads); `PROPTEST_CASES`
+//! changes them, `PROPTEST_RNG_SEED` the (otherwise fixed) generator seed, and `PROPS_VERBOSE=1`
+//! prints a line per case. A failing case is shrunk and printed as a Rust literal to paste into a
+//! regression test at the bottom of this file; `replay` prints its packets as tcpdump lines.
+//! `PROPS_SWEEP=1` runs every case without stopping at the first failure, then shrinks one
+//! example of each kind of failure (the local sweep:
+//! `PROPS_SWEEP=1 PROPTEST_CASES=2000 cargo test --release -p synack-tests --test properties --
+//! --include-ignored --nocapture`).
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config as PtConfig, RngSeed, TestCaseError, TestError, TestRunner};
@@ -308,9 +319,18 @@ enum Mtus {
     Independent,
 }
 
+/// Whether links may lose packets (loss, burst loss, corruption, tail drop).
+#[derive(Clone, Copy, PartialEq)]
+enum Losses {
+    Allowed,
+    /// Delay, jitter, bandwidth, reordering and duplication only.
+    None,
+}
+
 fn case(
     max: usize,
     mtus: Mtus,
+    losses: Losses,
     partition: impl Strategy<Value = Option<PartitionCase>>,
 ) -> impl Strategy<Value = Case> {
     (
@@ -331,8 +351,8 @@ fn case(
                 ipv6,
                 client,
                 mut server,
-                up,
-                down,
+                mut up,
+                mut down,
                 c2s,
                 (reply, closer),
                 close_directly,
@@ -340,6 +360,14 @@ fn case(
             )| {
                 if mtus == Mtus::Same {
                     server.mtu = client.mtu;
+                }
+                if losses == Losses::None {
+                    for l in [&mut up, &mut down] {
+                        l.loss = 0.0;
+                        l.burst = None;
+                        l.corrupt = 0.0;
+                        l.queue_limit = None;
+                    }
                 }
                 Case {
                     seed,
@@ -560,7 +588,17 @@ struct Outcome {
     partition_started: Option<(Instant, bool, bool)>,
     mtu_drops: u64,
     stalled_timeouts: u64,
-    limit: Duration,
+    /// Packets sent, and the most a case may send (see `packet_budget`).
+    packets: u64,
+    budget: u64,
+    /// The virtual time a successful case may take (see `time_bound`).
+    time_bound: Duration,
+    /// What `check_wire` found.
+    wire: Result<(), String>,
+    /// Some SYN-ACK reached the client (else a connect that times out is all it could do).
+    synack_reached_client: bool,
+    /// Every capture, if asked for.
+    captures: Vec<synack_sim::Capture>,
 }
 
 struct PeerReport {
@@ -587,33 +625,56 @@ fn report(p: &Pair, host: synack_sim::HostId) -> PeerReport {
     }
 }
 
-/// A generous bound on the virtual time a case may take: handshake and close with retries, plus
-/// the transfer at a pessimistic rate (every round trip loses, a window of two small segments).
-fn time_limit(case: &Case) -> Duration {
+/// Packets the network dropped or made undeliverable (each may cost a retransmission timeout).
+fn losses(st: &synack_sim::NetStats) -> u64 {
+    st.lost + st.corrupted + st.queue_drops + st.mtu_drops + st.link_down
+}
+
+/// The most packets a case may send: data at 25 bytes per packet (1-byte-MSS worst cases aside,
+/// segments carry hundreds of bytes and ACKs cover two), plus handshake, close, probes, and a
+/// retransmission burst for every loss. An ACK storm (two ends answering each other's ACKs
+/// forever) blows through it quickly.
+fn packet_budget(case: &Case, st: &synack_sim::NetStats) -> u64 {
+    let bytes = (case.c2s + case.s2c()) as u64;
+    4_000 + bytes / 25 + 8 * losses(st)
+}
+
+/// The virtual time a successful case may take: every direction moves at least one window per
+/// round (RTT plus 250 ms of delayed ACK and silly-window override), the slowest link serializes
+/// everything three times over, and each lost packet may stall the transfer for one maximal
+/// retransmission timeout (RFC 6298 §5.5: `max_rto`). Plus a minute for handshake and close.
+fn time_bound(case: &Case, st: &synack_sim::NetStats) -> Duration {
     let worst_one_way = |l: &LinkCase| l.delay_ms + l.jitter_ms + l.reorder_delay_ms;
     let rtt_ms = worst_one_way(&case.up) + worst_one_way(&case.down);
-    let window = [
-        case.client.send_buffer,
-        case.client.recv_buffer,
-        case.server.send_buffer,
-        case.server.recv_buffer,
-    ]
-    .into_iter()
-    .min()
-    .unwrap()
-    .min(1024) as u64;
+    let per_round_ms = rtt_ms + 250;
+    let rounds = |bytes: usize, sender: &HostCase, receiver: &HostCase| {
+        let window = sender.send_buffer.min(receiver.recv_buffer).min(65_535) as u64;
+        (bytes as u64).div_ceil(window) + 1
+    };
+    let transfer_ms = rounds(case.c2s, &case.client, &case.server).max(rounds(
+        case.s2c(),
+        &case.server,
+        &case.client,
+    )) * per_round_ms;
     let bytes = (case.c2s + case.s2c()) as u64;
-    let rounds = bytes.div_ceil(window) + 10;
-    // Each round: one RTT plus an RTO (at least 200 ms) for a loss.
-    let per_round_ms = rtt_ms + 200 + 2 * rtt_ms;
     let slowest_bps = [case.up.bandwidth_bps, case.down.bandwidth_bps]
         .into_iter()
         .flatten()
         .min()
         .unwrap_or(u64::MAX);
     let serialize_ms = (bytes * 8 * 3 * 1000).checked_div(slowest_bps).unwrap_or(0);
-    Duration::from_millis(600_000 + rounds * per_round_ms + serialize_ms)
+    let max_rto = Config::default().max_rto;
+    let outage_ms = case
+        .partition
+        .as_ref()
+        .and_then(|p| p.heal_after_ms)
+        .unwrap_or(0);
+    Duration::from_millis(60_000 + transfer_ms + serialize_ms + outage_ms)
+        + max_rto * losses(st) as u32
 }
+
+/// Virtual time after which a run gives up (far beyond any bound a live case needs).
+const HARD_LIMIT: Duration = Duration::from_secs(48 * 3600);
 
 /// How long after a permanent partition an end may take to report TimedOut.
 fn give_up_bound(ka: Keepalive) -> Duration {
@@ -652,7 +713,8 @@ fn run_case(case: &Case, capture: bool) -> (Outcome, Pair) {
         b_ip,
     );
     p.net.set_link(p.b, p.a, case.down.config(path_mtu));
-    p.net.set_capture(capture);
+    // Captures feed the wire checks (`check_wire`); `capture` keeps them for printing.
+    p.net.set_capture(true);
 
     let expected_c2s = pattern(case.c2s, case.seed ^ 0x1111);
     let expected_s2c = match case.reply {
@@ -678,7 +740,6 @@ fn run_case(case: &Case, capture: bool) -> (Outcome, Pair) {
     p.net.host_mut(p.b).app = Some(Box::new(server));
     p.net.host_mut(p.a).app = Some(Box::new(client));
 
-    let limit = time_limit(case);
     let (a, b) = (p.a, p.b);
     let apps_done = |net: &mut synack_sim::Network<synack_tests::Host>| {
         let c: &Peer = net.host(a).app();
@@ -686,39 +747,43 @@ fn run_case(case: &Case, capture: bool) -> (Outcome, Pair) {
         // A server that never accepted (the handshake never completed) has nothing to finish.
         c.closed && (s.closed || (s.conn.is_none() && c.error.is_some()))
     };
+    let over_budget = |net: &mut synack_sim::Network<synack_tests::Host>| {
+        net.stats().sent > packet_budget(case, net.stats())
+    };
+    let stop =
+        |net: &mut synack_sim::Network<synack_tests::Host>| apps_done(net) || over_budget(net);
     p.start();
     let mut partition_started = None;
-    let mut done;
     if let Some(part) = &case.partition {
         let total = (case.c2s + case.s2c()) as u64;
         let threshold = total * part.after_permille / 1000;
-        done = p.net.run_until_cond(limit, |net| {
+        p.net.run_until_cond(HARD_LIMIT, |net| {
             let c: &Peer = net.host(a).app();
             let s: &Peer = net.host(b).app();
-            (c.received.len() + s.received.len()) as u64 >= threshold || apps_done(net)
+            (c.received.len() + s.received.len()) as u64 >= threshold || stop(net)
         });
-        done = done && apps_done(&mut p.net);
         let c: &Peer = p.net.host(a).app();
         let s: &Peer = p.net.host(b).app();
         partition_started = Some((p.net.now(), c.closed, s.closed));
         p.net.partition(a, b);
-        if let Some(heal) = part.heal_after_ms {
-            done = p.net.run_until_cond(Duration::from_millis(heal), apps_done);
-            p.net.heal(a, b);
-        }
-        if !done {
-            let left = match part.heal_after_ms {
-                Some(_) => limit.saturating_sub(Duration::from_micros(p.net.now().total_micros())),
-                // Every end still waiting must give up within the longest of its limits: SYN
-                // retries, `max_retries` retransmissions with the RTO capped at `max_rto` (RFC
-                // 6298 §5.5), or keepalive probes (idle + count * interval).
-                None => give_up_bound(keepalive.expect("keepalive on")),
-            };
-            done = p.net.run_until_cond(left, apps_done);
+        match part.heal_after_ms {
+            Some(heal) => {
+                p.net.run_until_cond(Duration::from_millis(heal), stop);
+                p.net.heal(a, b);
+                p.net.run_until_cond(HARD_LIMIT, stop);
+            }
+            // Every end still waiting must give up within the longest of its limits: SYN
+            // retries, `max_retries` retransmissions with the RTO capped at `max_rto` (RFC 6298
+            // §5.5), or keepalive probes (idle + count * interval).
+            None => {
+                p.net
+                    .run_until_cond(give_up_bound(keepalive.expect("keepalive on")), stop);
+            }
         }
     } else {
-        done = p.net.run_until_cond(limit, apps_done);
+        p.net.run_until_cond(HARD_LIMIT, stop);
     }
+    let done = apps_done(&mut p.net);
     let apps_done_at = p.net.now();
     // What may still run after the applications let go: TIME-WAIT (2 MSL, restarted by a
     // retransmitted FIN), an orphan in LAST-ACK or CLOSING retransmitting its FIN up to
@@ -730,9 +795,22 @@ fn run_case(case: &Case, capture: bool) -> (Outcome, Pair) {
     let drain = Duration::from_millis(4 * msl + retries + 300_000);
     let all_closed = p.net.run_until_cond(drain, |net| {
         net.host(a).stack.connection_count() == 0 && net.host(b).stack.connection_count() == 0
-    });
+            || over_budget(net)
+    }) && !over_budget(&mut p.net);
     let closed_at = p.net.now();
     let stats = p.net.stats().clone();
+    let captures = p.net.take_captures();
+    let wire = check_wire(&captures, a);
+    let synack_reached_client = captures.iter().any(|c| {
+        c.event == CaptureEvent::Delivered
+            && c.to == Some(a)
+            && synack_wire::ip::parse_ip(&c.packet)
+                .ok()
+                .and_then(|ip| {
+                    synack_wire::TcpRepr::parse(ip.payload, ip.header.src, ip.header.dst).ok()
+                })
+                .is_some_and(|t| t.flags.syn() && t.flags.ack())
+    });
     let outcome = Outcome {
         client: report(&p, a),
         server: report(&p, b),
@@ -745,7 +823,12 @@ fn run_case(case: &Case, capture: bool) -> (Outcome, Pair) {
         partition_started,
         mtu_drops: stats.mtu_drops,
         stalled_timeouts: stats.stalled_timeouts,
-        limit,
+        packets: stats.sent,
+        budget: packet_budget(case, &stats),
+        time_bound: time_bound(case, &stats),
+        wire,
+        synack_reached_client,
+        captures: if capture { captures } else { Vec::new() },
     };
     (outcome, p)
 }
@@ -820,14 +903,110 @@ fn first_diff(a: &[u8], b: &[u8]) -> String {
 
 macro_rules! ensure {
     ($cond:expr, $($fmt:tt)*) => {
-        if !$cond {
-            return Err(format!($($fmt)*));
+        {
+            let ok: bool = $cond;
+            if !ok {
+                return Err(format!($($fmt)*));
+            }
         }
     };
 }
 
+/// Sequence-space rules every segment on the wire must follow, whatever the impairments
+/// (checked on what each host sent, in sending order):
+/// - RFC 9293 §3.4: an ACK never acknowledges a sequence number the peer has not sent.
+/// - RFC 9293 §3.10.7.4: a bare ACK carries SEQ = SND.NXT, the next new sequence number, so it is
+///   never below what the peer has already acknowledged (else the peer finds it unacceptable and
+///   ignores its ACK field). Keepalive probes (SND.NXT - 1, RFC 9293 §3.8.4) are allowed.
+/// - RFC 9293 §3.8.6 / RFC 7323 §2.3: data stays within the right edge of the window the peer
+///   has offered, except a one-byte zero-window probe (RFC 9293 §3.8.6.1).
+fn check_wire(caps: &[synack_sim::Capture], client: synack_sim::HostId) -> Result<(), String> {
+    use synack_wire::SeqNumber;
+    // Per sender (0: client, 1: server).
+    let mut sent_end: [Option<SeqNumber>; 2] = [None; 2];
+    let mut max_ack: [Option<SeqNumber>; 2] = [None; 2];
+    let mut right_edge: [Option<SeqNumber>; 2] = [None; 2];
+    let mut wscale_offer: [Option<u8>; 2] = [None; 2];
+    let mut syn_seen = [false; 2];
+    let later = |a: Option<SeqNumber>, b: SeqNumber| Some(a.map_or(b, |a| a.max(b)));
+    for c in caps.iter().filter(|c| c.event == CaptureEvent::Sent) {
+        let Ok(ip) = synack_wire::ip::parse_ip(&c.packet) else {
+            continue;
+        };
+        let Ok(t) = synack_wire::TcpRepr::parse(ip.payload, ip.header.src, ip.header.dst) else {
+            continue;
+        };
+        let (i, j) = if c.from == client { (0, 1) } else { (1, 0) };
+        let f = t.flags;
+        let line = || {
+            format!(
+                "{} {}: {} (seq {})",
+                c.time,
+                if i == 0 { "client" } else { "server" },
+                synack_wire::tcpdump::format_packet(&c.packet),
+                t.seq.0
+            )
+        };
+        if f.rst() {
+            // Resets for stray segments carry whatever sequence number they answer.
+            continue;
+        }
+        if f.syn() {
+            syn_seen[i] = true;
+            wscale_offer[i] = t.options.window_scale;
+        }
+        if f.ack() {
+            if let Some(end) = sent_end[j] {
+                ensure!(t.ack <= end, "acknowledges data never sent: {}", line());
+            }
+            if t.payload.is_empty() && !f.syn() && !f.fin() {
+                if let Some(acked) = max_ack[j] {
+                    ensure!(
+                        t.seq + 1 >= acked,
+                        "bare ACK below what the peer acknowledged ({}): {}",
+                        acked.0,
+                        line()
+                    );
+                }
+            }
+        }
+        if !t.payload.is_empty() {
+            if let Some(edge) = right_edge[j] {
+                let end = t.seq + t.payload.len() as u32;
+                ensure!(
+                    end <= edge || end == edge + 1 && t.payload.len() == 1,
+                    "data past the offered window (right edge {}): {}",
+                    edge.0,
+                    line()
+                );
+            }
+        }
+        sent_end[i] = later(sent_end[i], t.seq + t.seq_len());
+        if f.ack() {
+            max_ack[i] = later(max_ack[i], t.ack);
+            // RFC 7323 §2.2-2.3: SYN windows are never scaled; later ones by the sender's own
+            // announced shift when both ends sent the option.
+            let shift = match (f.syn(), wscale_offer[0], wscale_offer[1]) {
+                (false, Some(_), Some(_)) => wscale_offer[i].unwrap().min(14),
+                _ => 0,
+            };
+            let wnd = u32::from(t.window) << shift;
+            right_edge[i] = later(right_edge[i], t.ack + wnd);
+        }
+    }
+    let _ = syn_seen;
+    Ok(())
+}
+
 /// Checks shared by every family.
 fn check_common(case: &Case, o: &Outcome) -> Result<(), String> {
+    // No ACK storm or other runaway sending.
+    ensure!(
+        o.packets <= o.budget,
+        "{} packets sent, more than the budget of {} (ACK storm?)",
+        o.packets,
+        o.budget
+    );
     // The simulator's guard against nodes that ask for past deadlines never fired: every timer
     // the stack reports is one it actually clears when it fires.
     ensure!(
@@ -880,10 +1059,21 @@ fn check_common(case: &Case, o: &Outcome) -> Result<(), String> {
 
 /// A connection that must succeed: bytes intact both ways, orderly close, bounded time.
 fn check_success(case: &Case, o: &Outcome) -> Result<(), String> {
+    if !o.synack_reached_client {
+        // Every SYN or every SYN-ACK was lost (SYN retries are few: 7 tries): RFC 9293 §3.8.3
+        // R2 makes the open fail with a timeout, and that is all it may do.
+        ensure!(
+            o.client.error == Some(ConnectionError::TimedOut) && o.server.accepted == 0,
+            "no SYN-ACK reached the client, yet it ended with {:?} (server accepted {})",
+            o.client.error,
+            o.server.accepted
+        );
+        return check_common(case, o);
+    }
     ensure!(
         o.apps_done,
-        "applications not done after {:?} of virtual time (client: eof {} error {:?} got {}/{}; server: accepted {} eof {} error {:?} got {}/{})",
-        o.limit,
+        "applications not done at {} (client: eof {} error {:?} got {}/{}; server: accepted {} eof {} error {:?} got {}/{})",
+        o.apps_done_at,
         o.client.eof,
         o.client.error,
         o.client.received.len(),
@@ -893,6 +1083,13 @@ fn check_success(case: &Case, o: &Outcome) -> Result<(), String> {
         o.server.error,
         o.server.received.len(),
         o.expected_c2s.len()
+    );
+    // Bounded simulated time: no stall that a lost packet does not pay for.
+    ensure!(
+        Duration::from_micros(o.apps_done_at.total_micros()) <= o.time_bound,
+        "took until {}, more than the bound of {:?}",
+        o.apps_done_at,
+        o.time_bound
     );
     // No connection error without a permanent partition.
     ensure!(
@@ -926,13 +1123,19 @@ fn check_success(case: &Case, o: &Outcome) -> Result<(), String> {
     for (name, r) in [("client", &o.client), ("server", &o.server)] {
         let conn = r.conn.expect("connected");
         let tr = transitions(&r.events, conn);
-        // Orderly close (RFC 9293 §3.10.4, §3.10.7.4): CLOSED only from LAST-ACK or TIME-WAIT,
+        // Orderly close (RFC 9293 §3.10.4, §3.10.7.4): CLOSED only from LAST-ACK or TIME-WAIT
+        // (or CLOSING, on a RST from a peer whose TIME-WAIT ended before our retransmitted FIN
+        // got through: "CLOSING STATE ... If the RST bit is set, then enter the CLOSED state"),
         // with no error.
         let last = tr.last().copied();
         ensure!(
             matches!(
                 last,
-                Some((State::LastAck | State::TimeWait, State::Closed, _))
+                Some((
+                    State::LastAck | State::TimeWait | State::Closing,
+                    State::Closed,
+                    _
+                ))
             ),
             "{name}: did not close in order: {:?}",
             tr.iter()
@@ -986,8 +1189,9 @@ fn check_success(case: &Case, o: &Outcome) -> Result<(), String> {
 fn check_no_heal(case: &Case, o: &Outcome) -> Result<(), String> {
     ensure!(
         o.apps_done,
-        "applications hang after {:?} of virtual time",
-        o.limit
+        "applications still waiting at {} (partition at {:?})",
+        o.apps_done_at,
+        o.partition_started.map(|p| p.0)
     );
     let (_, client_done, server_done) = o.partition_started.expect("partitioned");
     for (name, r, done_before, expected) in [
@@ -998,7 +1202,7 @@ fn check_no_heal(case: &Case, o: &Outcome) -> Result<(), String> {
             // Finished before the partition: a complete, error-free transfer.
             ensure!(
                 r.error.is_none(),
-                "{name}: error {:?} after finishing",
+                "{name}: failed with {:?} before the partition started",
                 r.error
             );
             ensure!(
@@ -1024,6 +1228,15 @@ fn check_no_heal(case: &Case, o: &Outcome) -> Result<(), String> {
 }
 
 fn check(case: &Case, o: &Outcome) -> Result<(), String> {
+    // Segment-level rules first: they name the first wrong segment.
+    o.wire.clone()?;
+    // No ACK storm or other runaway sending (checked first: it also stops the run early).
+    ensure!(
+        o.packets <= o.budget,
+        "{} packets sent, more than the budget of {} (ACK storm?)",
+        o.packets,
+        o.budget
+    );
     match &case.partition {
         Some(PartitionCase {
             heal_after_ms: None,
@@ -1055,32 +1268,42 @@ fn runner(default_cases: u32) -> TestRunner {
     TestRunner::new(config)
 }
 
+/// Runs one case and checks it; with `PROPS_VERBOSE` set, prints a line about it.
+fn run_and_check(name: &str, case: &Case) -> Result<(), String> {
+    let started = std::time::Instant::now();
+    let (o, _) = run_case(case, false);
+    let verdict = check(case, &o);
+    if std::env::var_os("PROPS_VERBOSE").is_some() {
+        eprintln!(
+            "{name}: c2s {} s2c {} {:?} partition {:?}: apps done at {} (bound {:?}), closed at {}, {}/{} packets, {:?} wall; {}",
+            case.c2s,
+            case.s2c(),
+            case.closer,
+            case.partition,
+            o.apps_done_at,
+            o.time_bound,
+            o.closed_at,
+            o.packets,
+            o.budget,
+            started.elapsed(),
+            match &verdict {
+                Ok(()) => "ok".to_string(),
+                Err(e) => e.clone(),
+            }
+        );
+    }
+    verdict
+}
+
 fn run_property(name: &str, default_cases: u32, strategy: impl Strategy<Value = Case>) {
+    if std::env::var_os("PROPS_SWEEP").is_some() {
+        return sweep(name, default_cases, strategy);
+    }
     let ran = AtomicUsize::new(0);
     let mut runner = runner(default_cases);
     let result = runner.run(&strategy, |case| {
         ran.fetch_add(1, Ordering::Relaxed);
-        let started = std::time::Instant::now();
-        let (o, _) = run_case(&case, false);
-        let verdict = check(&case, &o);
-        if std::env::var_os("PROPS_VERBOSE").is_some() {
-            eprintln!(
-                "{name}: c2s {} s2c {} {:?} partition {:?}: apps done at {} (limit {:?}), closed at {}, {:?} wall; {}",
-                case.c2s,
-                case.s2c(),
-                case.closer,
-                case.partition,
-                o.apps_done_at,
-                o.limit,
-                o.closed_at,
-                started.elapsed(),
-                match &verdict {
-                    Ok(()) => "ok".to_string(),
-                    Err(e) => e.clone(),
-                }
-            );
-        }
-        verdict.map_err(TestCaseError::fail)
+        run_and_check(name, &case).map_err(TestCaseError::fail)
     });
     eprintln!("{name}: {} cases run", ran.load(Ordering::Relaxed));
     match result {
@@ -1092,11 +1315,67 @@ fn run_property(name: &str, default_cases: u32, strategy: impl Strategy<Value = 
     }
 }
 
+/// Sweep mode (`PROPS_SWEEP=1`): runs every case instead of stopping at the first failure,
+/// groups failures by message (digits stripped), and shrinks one example of each group.
+fn sweep<S: Strategy<Value = Case>>(name: &str, default_cases: u32, strategy: S) {
+    use proptest::strategy::ValueTree;
+    let mut runner = runner(default_cases);
+    let cases = runner.config().cases;
+    let started = std::time::Instant::now();
+    // A failure's kind: its message without numbers and without the segment it quotes.
+    let kind = |c: &Case| {
+        run_and_check(name, c).err().map(|e| {
+            let e = e.split(" IP ").next().unwrap_or_default();
+            e.chars()
+                .filter(|c| !c.is_ascii_digit())
+                .collect::<String>()
+        })
+    };
+    let mut groups: Vec<(String, usize, S::Tree)> = Vec::new();
+    for _ in 0..cases {
+        let tree = strategy.new_tree(&mut runner).expect("generate");
+        if let Some(key) = kind(&tree.current()) {
+            match groups.iter_mut().find(|g| g.0 == key) {
+                Some(g) => g.1 += 1,
+                None => groups.push((key, 1, tree)),
+            }
+        }
+    }
+    eprintln!(
+        "{name}: sweep of {cases} cases in {:?}: {} failing, {} kinds",
+        started.elapsed(),
+        groups.iter().map(|g| g.1).sum::<usize>(),
+        groups.len()
+    );
+    // Shrink one example of each kind: simplify while it still fails the same way.
+    let kinds = groups.len();
+    for (key, count, mut tree) in groups {
+        let mut best = tree.current();
+        let mut steps = 0;
+        if tree.simplify() {
+            while steps < 1024 {
+                steps += 1;
+                let cur = tree.current();
+                if kind(&cur).as_deref() == Some(key.as_str()) {
+                    best = cur;
+                    if !tree.simplify() {
+                        break;
+                    }
+                } else if !tree.complicate() {
+                    break;
+                }
+            }
+        }
+        eprintln!("=== {count} x {key}\nshrunk in {steps} steps to:\n{best:#?}");
+    }
+    assert!(kinds == 0, "{name}: {kinds} kinds of failure (see above)");
+}
+
 /// Prints a case's packets (what each host sent and what the link did to it) as tcpdump lines.
 #[allow(dead_code)]
 fn trace_case(case: &Case, max_lines: usize) -> Result<(), String> {
-    let (o, mut p) = run_case(case, true);
-    let caps = p.net.take_captures();
+    let (o, p) = run_case(case, true);
+    let caps = &o.captures;
     let lines: Vec<String> = caps
         .iter()
         .filter(|c| c.event != CaptureEvent::Delivered)
@@ -1106,8 +1385,18 @@ fn trace_case(case: &Case, max_lines: usize) -> Result<(), String> {
                 CaptureEvent::Sent => String::new(),
                 e => format!(" [{e:?}]"),
             };
+            // tcpdump omits the sequence number of a bare ACK; it matters here (RFC 9293
+            // §3.10.7.4 acceptability), so show it.
+            let seq = synack_wire::ip::parse_ip(&c.packet)
+                .ok()
+                .and_then(|ip| {
+                    synack_wire::TcpRepr::parse(ip.payload, ip.header.src, ip.header.dst).ok()
+                })
+                .filter(|t| t.seq_len() == 0 && !t.flags.rst())
+                .map(|t| format!(" (seq {})", t.seq.0))
+                .unwrap_or_default();
             format!(
-                "{} {who} {}{what}",
+                "{} {who} {}{seq}{what}",
                 c.time,
                 synack_wire::tcpdump::format_packet(&c.packet)
             )
@@ -1124,7 +1413,7 @@ fn trace_case(case: &Case, max_lines: usize) -> Result<(), String> {
 }
 
 fn replay(case: &Case) {
-    if let Err(e) = trace_case(case, 60) {
+    if let Err(e) = trace_case(case, 80) {
         panic!("{e}");
     }
 }
@@ -1135,28 +1424,43 @@ fn replay(case: &Case) {
 
 /// Transfers of 0..2 MB each way under every impairment, option and buffer combination.
 #[test]
+#[ignore = "core bug: after an RTO bare ACKs carry the rolled-back SND.NXT, below what the peer acknowledged (ACK storms, TimedOut); see regression_no_ack_storm_after_both_ends_time_out"]
 fn transfer_survives_impairments() {
     run_property(
         "transfer_survives_impairments",
-        40,
-        case(MAX_TRANSFER, Mtus::Same, Just(None)),
+        256,
+        case(MAX_TRANSFER, Mtus::Same, Losses::Allowed, Just(None)),
+    );
+}
+
+/// As above over links that never lose a packet but delay, jitter, reorder and duplicate them:
+/// no retransmission timeout is needed, and delivery is exact all the same.
+#[test]
+#[ignore = "core bug: fast retransmit sends never-sent data past the peer's window; see regression_fast_retransmit_stays_within_the_window"]
+fn transfer_survives_reordering_and_duplication() {
+    run_property(
+        "transfer_survives_reordering_and_duplication",
+        192,
+        case(MAX_TRANSFER, Mtus::Independent, Losses::None, Just(None)),
     );
 }
 
 /// As above with a different MTU on each host: the path MTU is the smaller one, so each end must
 /// keep every segment within the MSS its peer announced, options included (RFC 6691 §2).
 #[test]
+#[ignore = "core bug: after an RTO bare ACKs carry the rolled-back SND.NXT, below what the peer acknowledged (ACK storms, TimedOut); see regression_no_ack_storm_after_both_ends_time_out"]
 fn transfer_survives_impairments_asymmetric_mtu() {
     run_property(
         "transfer_survives_impairments_asymmetric_mtu",
-        40,
-        case(MAX_TRANSFER, Mtus::Independent, Just(None)),
+        128,
+        case(MAX_TRANSFER, Mtus::Independent, Losses::Allowed, Just(None)),
     );
 }
 
 /// The link goes down mid-transfer for up to 30 s and comes back: the connection carries on
 /// (RFC 9293 §3.8.3: retransmission with backoff rides out outages shorter than R2).
 #[test]
+#[ignore = "core bug: after an RTO bare ACKs carry the rolled-back SND.NXT, below what the peer acknowledged (ACK storms, TimedOut); see regression_no_ack_storm_after_both_ends_time_out"]
 fn transfer_survives_healed_partition() {
     let partition = (0u64..=1000, 1u64..=30_000).prop_map(|(after_permille, heal)| {
         Some(PartitionCase {
@@ -1166,14 +1470,15 @@ fn transfer_survives_healed_partition() {
     });
     run_property(
         "transfer_survives_healed_partition",
-        16,
-        case(256 * 1024, Mtus::Same, partition),
+        128,
+        case(256 * 1024, Mtus::Same, Losses::Allowed, partition),
     );
 }
 
 /// The link goes down for good: both ends give up with TimedOut (retransmission or keepalive
 /// limits), in bounded time, and free their connections.
 #[test]
+#[ignore = "core bug: after an RTO bare ACKs and keepalive probes carry the rolled-back SND.NXT, below what the peer acknowledged; see regression_no_ack_storm_after_both_ends_time_out"]
 fn permanent_partition_times_out() {
     let partition = (0u64..=1000).prop_map(|after_permille| {
         Some(PartitionCase {
@@ -1183,8 +1488,8 @@ fn permanent_partition_times_out() {
     });
     run_property(
         "permanent_partition_times_out",
-        16,
-        case(256 * 1024, Mtus::Same, partition),
+        256,
+        case(256 * 1024, Mtus::Same, Losses::Allowed, partition),
     );
 }
 
@@ -1534,4 +1839,157 @@ fn regression_keepalive_probes_an_idle_connection() {
         assert_eq!(peer.error, Some(ConnectionError::TimedOut), "{name}");
         assert!(peer.done_at.unwrap() <= Instant::from_secs(20), "{name}");
     }
+}
+
+/// Found by `transfer_survives_healed_partition` (shrunk, then simplified by hand). Both ends
+/// stream 2 KB at each other (MSS 536, no options, ISNs 1000 and 2000); a 10 ms outage at 0.02 s
+/// eats the data ACKs both ways. Each end's retransmission timeout then moves SND.NXT back to
+/// SND.UNA and resends one segment, which the peer has already received; the peer answers with a
+/// pure ACK carrying its own rolled-back SND.NXT, below this end's RCV.NXT. So every ACK either
+/// end sends is unacceptable to the other (RFC 9293 §3.10.7.4 first check), is answered with
+/// another ACK and dropped without its ACK field being processed: an endless ACK storm, neither
+/// end ever learns that its data arrived, and both time out. RFC 9293 §3.10.7.4 sends
+/// <SEQ=SND.NXT>, where SND.NXT is the next new sequence number (retransmissions do not move it
+/// back); BSD sends pure ACKs at SND.MAX for exactly this reason.
+#[test]
+#[ignore = "core bug: after an RTO pure ACKs carry the rolled-back SND.NXT (below the peer's RCV.NXT): endless ACK storm, both ends time out"]
+fn regression_no_ack_storm_after_both_ends_time_out() {
+    let host = |isn| HostCase {
+        mtu: 576,
+        send_buffer: 4096,
+        recv_buffer: 4096,
+        window_scale: None,
+        timestamps: false,
+        sack: false,
+        isn: Some(isn),
+        nodelay: false,
+        msl_ms: 30_000,
+    };
+    let c = Case {
+        seed: 1,
+        ipv6: false,
+        client: host(1000),
+        server: host(2000),
+        up: LinkCase {
+            delay_ms: 10,
+            ..LinkCase::perfect()
+        },
+        down: LinkCase::perfect(),
+        c2s: 2048,
+        reply: Echo,
+        closer: Client,
+        close_directly: false,
+        // The outage starts when 65% of the bytes (both ways) have arrived: at 0.02 s.
+        partition: Some(PartitionCase {
+            after_permille: 650,
+            heal_after_ms: Some(10),
+        }),
+    };
+    replay(&c);
+}
+
+/// Found by the `permanent_partition_times_out` sweep (before its partition even started). The
+/// client's one segment (4095 bytes and FIN) fills the server's 4096-byte window exactly, so the
+/// client's SND.NXT is the server's right window edge. The segment is dropped for 20 s (here: a
+/// path MTU black hole on the client-to-server direction that then clears). Meanwhile the
+/// server's keepalive probes (idle 10 s, interval 2 s, 3 probes) are all answered, but each
+/// answer carries SEQ = RCV.NXT + RCV.WND, which the server's acceptability test rejects (RFC
+/// 9293 §3.10.7.4 reads RCV.NXT =< SEG.SEQ < RCV.NXT+RCV.WND for an empty segment; Linux and BSD
+/// accept SEG.SEQ = RCV.NXT+RCV.WND). So the server declares a peer that answers every probe
+/// dead (TimedOut), and answers the client's next retransmission with a RST. RFC 1122 §4.2.3.6:
+/// a connection is dropped only when the peer does not respond to keep-alives.
+#[test]
+#[ignore = "core bug: empty segments at SEQ = RCV.NXT+RCV.WND are unacceptable, so keepalive answers from a peer that filled the window are ignored and a live connection times out"]
+fn regression_keepalive_answers_at_the_window_edge_keep_the_connection() {
+    let ka = Keepalive {
+        idle: Duration::from_secs(10),
+        interval: Duration::from_secs(2),
+        count: 3,
+    };
+    // Only the server probes (the client's own probes would reset the server's count).
+    let cfg = |isn, keepalive| Config {
+        isn: IsnMode::Fixed(isn),
+        timestamps: false,
+        window_scale: None,
+        recv_buffer: 4096,
+        mtu: 65_535,
+        keepalive,
+        ..Config::default()
+    };
+    let link = LinkConfig::default().with_delay(Duration::from_millis(10));
+    let mut p = Pair::new(cfg(1_000, None), cfg(2_000, Some(ka)), link.clone(), 1);
+    let (a, b) = (p.a, p.b);
+    // Client to server drops anything over 1500 bytes for the first 20 s: the data segment.
+    p.net.set_link(a, b, link.clone().with_mtu(1500));
+    p.net.set_capture(true);
+    let server = p.b_addr(80);
+    p.net.host_mut(b).app = Some(Box::new(Peer::new(
+        false,
+        server,
+        Vec::new(),
+        false,
+        FinWhen::AfterEof,
+    )));
+    p.net.host_mut(a).app = Some(Box::new(Peer::new(
+        true,
+        server,
+        pattern(4095, 5),
+        false,
+        FinWhen::AfterSend,
+    )));
+    p.start();
+    p.net.run_for(Duration::from_secs(20));
+    p.net.set_link(a, b, link);
+    p.net.run_for(Duration::from_secs(200));
+    for s in segments(&mut p) {
+        eprintln!("{} (seq {}, ack {})", s.line, s.seq, s.ack);
+    }
+    let client: &Peer = p.net.host(a).app();
+    let server: &Peer = p.net.host(b).app();
+    assert_eq!(server.error, None, "server");
+    assert_eq!(client.error, None, "client");
+    assert_eq!(server.received, pattern(4095, 5));
+    assert!(client.closed && server.closed);
+}
+
+/// Found by `transfer_survives_reordering_and_duplication` (no loss at all, only duplication).
+/// The client's window is 1024 bytes; the server has 1025 bytes queued and sends 2001:3025, the
+/// whole window. Duplicated SYN-ACKs make the client send challenge ACKs (RFC 5961 §4), which
+/// the server counts as three duplicate ACKs; its fast retransmit then sends 2001:3026, 1025
+/// bytes: one byte never sent before and past the right edge of the offered window (3025). RFC
+/// 5681 §3.2 step 3 retransmits the lost segment (what was sent: at most SND.MAX - SND.UNA),
+/// and RFC 9293 §3.8.6 never sends data past SND.UNA + SND.WND (bar a one-byte zero-window
+/// probe).
+#[test]
+#[ignore = "core bug: fast retransmit sends min(queued, MSS) bytes: never-sent data past the peer's window"]
+fn regression_fast_retransmit_stays_within_the_window() {
+    let host = |isn, send_buffer, recv_buffer| HostCase {
+        mtu: 1500,
+        send_buffer,
+        recv_buffer,
+        window_scale: None,
+        timestamps: false,
+        sack: false,
+        isn: Some(isn),
+        nodelay: false,
+        msl_ms: 30_000,
+    };
+    let dup = LinkCase {
+        duplicate: 0.1,
+        ..LinkCase::perfect()
+    };
+    let c = Case {
+        seed: 36,
+        ipv6: false,
+        client: host(1000, 4096, 1024),
+        server: host(2000, 1025, 4096),
+        up: dup.clone(),
+        down: dup,
+        c2s: 2048,
+        reply: Echo,
+        closer: Client,
+        close_directly: false,
+        partition: None,
+    };
+    replay(&c);
 }
