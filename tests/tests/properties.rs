@@ -1366,7 +1366,7 @@ fn sweep<S: Strategy<Value = Case>>(name: &str, default_cases: u32, strategy: S)
                 }
             }
         }
-        eprintln!("=== {count} x {key}\nshrunk in {steps} steps to:\n{best:#?}");
+        eprintln!("=== {name}: {count} x {key}\nshrunk in {steps} steps to:\n{best:#?}");
     }
     assert!(kinds == 0, "{name}: {kinds} kinds of failure (see above)");
 }
