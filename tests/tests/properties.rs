@@ -1424,7 +1424,7 @@ fn replay(case: &Case) {
 
 /// Transfers of 0..2 MB each way under every impairment, option and buffer combination.
 #[test]
-#[ignore = "core bug: after an RTO bare ACKs carry the rolled-back SND.NXT, below what the peer acknowledged (ACK storms, TimedOut); see regression_no_ack_storm_after_both_ends_time_out"]
+#[ignore = "core bug (open): with tiny buffers (~1.5 KB) and 10-15% loss, rare cases end one byte short at both ends although every byte and FIN is acknowledged; seed in the closing note"]
 fn transfer_survives_impairments() {
     run_property(
         "transfer_survives_impairments",
@@ -1436,7 +1436,6 @@ fn transfer_survives_impairments() {
 /// As above over links that never lose a packet but delay, jitter, reorder and duplicate them:
 /// no retransmission timeout is needed, and delivery is exact all the same.
 #[test]
-#[ignore = "core bug: fast retransmit sends never-sent data past the peer's window; see regression_fast_retransmit_stays_within_the_window"]
 fn transfer_survives_reordering_and_duplication() {
     run_property(
         "transfer_survives_reordering_and_duplication",
@@ -1448,7 +1447,7 @@ fn transfer_survives_reordering_and_duplication() {
 /// As above with a different MTU on each host: the path MTU is the smaller one, so each end must
 /// keep every segment within the MSS its peer announced, options included (RFC 6691 §2).
 #[test]
-#[ignore = "core bug: after an RTO bare ACKs carry the rolled-back SND.NXT, below what the peer acknowledged (ACK storms, TimedOut); see regression_no_ack_storm_after_both_ends_time_out"]
+#[ignore = "core bug (open): with tiny buffers (~1.5 KB) and 10-15% loss, rare cases end one byte short at both ends although every byte and FIN is acknowledged; seed in the closing note"]
 fn transfer_survives_impairments_asymmetric_mtu() {
     run_property(
         "transfer_survives_impairments_asymmetric_mtu",
@@ -1460,7 +1459,6 @@ fn transfer_survives_impairments_asymmetric_mtu() {
 /// The link goes down mid-transfer for up to 30 s and comes back: the connection carries on
 /// (RFC 9293 §3.8.3: retransmission with backoff rides out outages shorter than R2).
 #[test]
-#[ignore = "core bug: after an RTO bare ACKs carry the rolled-back SND.NXT, below what the peer acknowledged (ACK storms, TimedOut); see regression_no_ack_storm_after_both_ends_time_out"]
 fn transfer_survives_healed_partition() {
     let partition = (0u64..=1000, 1u64..=30_000).prop_map(|(after_permille, heal)| {
         Some(PartitionCase {
@@ -1478,7 +1476,6 @@ fn transfer_survives_healed_partition() {
 /// The link goes down for good: both ends give up with TimedOut (retransmission or keepalive
 /// limits), in bounded time, and free their connections.
 #[test]
-#[ignore = "core bug: after an RTO bare ACKs and keepalive probes carry the rolled-back SND.NXT, below what the peer acknowledged; see regression_no_ack_storm_after_both_ends_time_out"]
 fn permanent_partition_times_out() {
     let partition = (0u64..=1000).prop_map(|after_permille| {
         Some(PartitionCase {
@@ -1852,7 +1849,6 @@ fn regression_keepalive_probes_an_idle_connection() {
 /// <SEQ=SND.NXT>, where SND.NXT is the next new sequence number (retransmissions do not move it
 /// back); BSD sends pure ACKs at SND.MAX for exactly this reason.
 #[test]
-#[ignore = "core bug: after an RTO pure ACKs carry the rolled-back SND.NXT (below the peer's RCV.NXT): endless ACK storm, both ends time out"]
 fn regression_no_ack_storm_after_both_ends_time_out() {
     let host = |isn| HostCase {
         mtu: 576,
@@ -1899,7 +1895,6 @@ fn regression_no_ack_storm_after_both_ends_time_out() {
 /// dead (TimedOut), and answers the client's next retransmission with a RST. RFC 1122 §4.2.3.6:
 /// a connection is dropped only when the peer does not respond to keep-alives.
 #[test]
-#[ignore = "core bug: empty segments at SEQ = RCV.NXT+RCV.WND are unacceptable, so keepalive answers from a peer that filled the window are ignored and a live connection times out"]
 fn regression_keepalive_answers_at_the_window_edge_keep_the_connection() {
     let ka = Keepalive {
         idle: Duration::from_secs(10),
@@ -1961,7 +1956,6 @@ fn regression_keepalive_answers_at_the_window_edge_keep_the_connection() {
 /// and RFC 9293 §3.8.6 never sends data past SND.UNA + SND.WND (bar a one-byte zero-window
 /// probe).
 #[test]
-#[ignore = "core bug: fast retransmit sends min(queued, MSS) bytes: never-sent data past the peer's window"]
 fn regression_fast_retransmit_stays_within_the_window() {
     let host = |isn, send_buffer, recv_buffer| HostCase {
         mtu: 1500,

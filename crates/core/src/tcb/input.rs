@@ -309,7 +309,10 @@ impl Tcb {
         let end = nxt + rcv_wnd;
         match (seg_len, rcv_wnd) {
             (0, 0) => seq == nxt,
-            (0, _) => seq.in_range(nxt, end),
+            // RFC 9293 requires RCV.NXT =< SEG.SEQ < RCV.NXT+RCV.WND; like Linux and BSD we also
+            // accept a bare segment exactly at the right edge (a peer whose window we filled
+            // answers keepalives there, RFC 1122 §4.2.3.6).
+            (0, _) => seq.in_range(nxt, end) || seq == end,
             (_, 0) => false,
             (_, _) => seq.in_range(nxt, end) || (seq + (seg_len - 1)).in_range(nxt, end),
         }

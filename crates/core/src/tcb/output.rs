@@ -67,9 +67,11 @@ impl Tcb {
             }
         }
         if self.ack_now {
-            // A bare ACK carries SND.NXT (RFC 9293 §3.10.7.4: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>).
+            // A bare ACK carries SND.NXT (RFC 9293 §3.10.7.4: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>),
+            // meaning the next new sequence number: after a timeout rolled SND.NXT back, that is
+            // the highest one sent (BSD's SND.MAX), or the peer finds the ACK below its window.
             return Some(Outgoing {
-                seq: self.snd_nxt,
+                seq: self.snd_max.max(self.snd_nxt),
                 flags: TcpFlags::ACK,
                 len: 0,
             });
@@ -79,7 +81,12 @@ impl Tcb {
 
     /// RFC 5681 §3.2 step 3 / RFC 6582 §3.2 step 5: resend the first unacknowledged segment.
     fn fast_retransmit_segment(&self) -> Option<Outgoing> {
-        let len = (self.send.len() as u32).min(self.snd_mss());
+        // RFC 5681 §3.2: only data already sent is retransmitted (never new data past the window).
+        let sent_data = self
+            .snd_max
+            .distance_from(self.snd_una)
+            .min(self.send.len() as u32);
+        let len = sent_data.min(self.snd_mss());
         let fin = self.fin_seq == Some(self.snd_una + len);
         if len == 0 && !fin {
             return None;
@@ -107,8 +114,11 @@ impl Tcb {
                 .is_none_or(|f| self.snd_nxt == f && self.snd_una <= f);
         if self.snd_nxt < data_end {
             let avail = data_end.distance_from(self.snd_nxt);
-            let wnd = self.snd_wnd.min(self.cc.cwnd());
-            let wnd_end = self.snd_una + wnd;
+            // The peer's window counts from the ACK it came with (SND.WL2), which may be older
+            // than SND.UNA when a later ACK did not qualify as a window update (RFC 9293
+            // §3.10.7.4); the congestion window counts from SND.UNA.
+            let peer_edge = self.snd_wl2 + self.snd_wnd;
+            let wnd_end = peer_edge.min(self.snd_una + self.cc.cwnd());
             let room = if wnd_end > self.snd_nxt {
                 wnd_end.distance_from(self.snd_nxt)
             } else {
@@ -175,7 +185,7 @@ impl Tcb {
                 // RFC 9293 §3.8.4: SEG.SEQ = SND.NXT-1, no data; the peer must answer with an ACK.
                 self.counters.keepalive_probes += 1;
                 Outgoing {
-                    seq: self.snd_nxt - 1,
+                    seq: self.snd_max.max(self.snd_nxt) - 1,
                     flags: TcpFlags::ACK,
                     len: 0,
                 }
