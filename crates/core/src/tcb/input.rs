@@ -202,7 +202,7 @@ impl Tcb {
 
         // First: is the sequence number acceptable? (RFC 9293 §3.10.7.4, the four cases.)
         let rcv_wnd = self.rcv_wnd();
-        let acceptable = self.seq_acceptable(seg.seq, seg_len, rcv_wnd);
+        let acceptable = self.seq_acceptable(seg.seq, seg_len, rcv_wnd, flags.rst());
         // "If the RCV.WND is zero, no segments will be acceptable, but special allowance should
         // be made to accept valid ACKs, URGs, and RSTs."
         let zero_window_allowance = !acceptable && rcv_wnd == 0 && seg.seq == self.rcv_nxt;
@@ -304,15 +304,16 @@ impl Tcb {
     }
 
     /// RFC 9293 §3.10.7.4 first check: the four acceptability cases.
-    fn seq_acceptable(&self, seq: SeqNumber, seg_len: u32, rcv_wnd: u32) -> bool {
+    fn seq_acceptable(&self, seq: SeqNumber, seg_len: u32, rcv_wnd: u32, rst: bool) -> bool {
         let nxt = self.rcv_nxt;
         let end = nxt + rcv_wnd;
         match (seg_len, rcv_wnd) {
             (0, 0) => seq == nxt,
             // RFC 9293 requires RCV.NXT =< SEG.SEQ < RCV.NXT+RCV.WND; like Linux and BSD we also
             // accept a bare segment exactly at the right edge (a peer whose window we filled
-            // answers keepalives there, RFC 1122 §4.2.3.6).
-            (0, _) => seq.in_range(nxt, end) || seq == end,
+            // answers keepalives there, RFC 1122 §4.2.3.6). Never a RST: RFC 5961 §3.2 keeps
+            // RSTs to the window proper.
+            (0, _) => seq.in_range(nxt, end) || (seq == end && !rst),
             (_, 0) => false,
             (_, _) => seq.in_range(nxt, end) || (seq + (seg_len - 1)).in_range(nxt, end),
         }
