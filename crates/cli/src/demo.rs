@@ -7,10 +7,13 @@
 //! printed where the call happens.
 
 use clap::{Args, ValueEnum};
-use std::io::{self, Write};
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
+use synack::pcap::PcapWriter;
 use synack_core::{Config, ConnId, Event, IsnMode, Shutdown, Stack};
 use synack_sim::{CaptureEvent, HostId, LinkConfig, Network};
 
@@ -48,6 +51,12 @@ pub struct DemoArgs {
     /// Leave TCP timestamps out of the SYN (shorter lines, as in the seed's trace).
     #[arg(long)]
     pub no_timestamps: bool,
+    /// Also write the packets to a pcap file (raw IP, for tcpdump -r or Wireshark), stamped
+    /// with their virtual arrival time counted from 1970-01-01 00:00:00 UTC. As a tap at the
+    /// receiving host would, it holds the packets that arrive: those the trace marks as lost in
+    /// transit are left out.
+    #[arg(long, value_name = "FILE")]
+    pub pcap: Option<PathBuf>,
 }
 
 const CLIENT_ISN: u32 = 3626544836;
@@ -61,6 +70,8 @@ struct Demo<'w> {
     server_addr: SocketAddr,
     out: &'w mut dyn Write,
     last_time: Option<synack_core::Instant>,
+    /// `--pcap`: every packet printed as arriving, at its arrival time.
+    pcap: Option<PcapWriter<BufWriter<File>>>,
 }
 
 impl Demo<'_> {
@@ -77,7 +88,11 @@ impl Demo<'_> {
             match c.event {
                 CaptureEvent::Delivered => {
                     self.last_time = Some(c.time);
-                    writeln!(self.out, "{} {line}", c.time)?
+                    writeln!(self.out, "{} {line}", c.time)?;
+                    if let Some(pcap) = &mut self.pcap {
+                        let since_zero = Duration::from_micros(c.time.total_micros());
+                        pcap.write_packet(since_zero, &c.packet)?;
+                    }
                 }
                 CaptureEvent::Dropped(reason) => {
                     writeln!(self.out, "{} {line}  [lost in transit: {reason:?}]", c.time)?
@@ -178,6 +193,14 @@ fn host_config(isn: u32, args: &DemoArgs) -> Config {
 
 /// Runs the demo, writing the trace to `out`.
 pub fn run(args: &DemoArgs, out: &mut dyn Write) -> io::Result<()> {
+    // Opened first, so a bad path fails before anything is printed.
+    let pcap = match &args.pcap {
+        Some(path) => Some(
+            PcapWriter::create(path)
+                .map_err(|e| io::Error::new(e.kind(), format!("--pcap {}: {e}", path.display())))?,
+        ),
+        None => None,
+    };
     let client_ip: IpAddr = [192, 168, 1, 116].into();
     let server_ip: IpAddr = [192, 168, 1, 123].into();
     let mut net = Network::new(args.seed);
@@ -204,6 +227,7 @@ pub fn run(args: &DemoArgs, out: &mut dyn Write) -> io::Result<()> {
         server_addr: SocketAddr::new(server_ip, 7788),
         out,
         last_time: None,
+        pcap,
     };
     writeln!(
         demo.out,
@@ -238,6 +262,9 @@ pub fn run(args: &DemoArgs, out: &mut dyn Write) -> io::Result<()> {
         demo.net.stats().delivered,
         demo.net.stats().lost
     )?;
+    if let Some(pcap) = &mut demo.pcap {
+        pcap.flush()?;
+    }
     Ok(())
 }
 
