@@ -2,6 +2,8 @@
 #![forbid(unsafe_code)]
 
 mod demo;
+mod nc;
+mod netargs;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -22,12 +24,18 @@ enum Command {
     /// Run a TCP conversation on the built-in simulated network and print every segment as
     /// tcpdump -n -S would, with each state transition under the segment that caused it.
     Demo(demo::DemoArgs),
+    /// netcat on synack over a TUN device: connect to HOST PORT (or listen with -l PORT), copy
+    /// stdin to the connection and the connection to stdout
+    Nc(nc::NcArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Demo(args) => demo::run(&args, &mut std::io::stdout().lock()),
+        Command::Demo(args) => {
+            demo::run(&args, &mut std::io::stdout().lock()).map_err(|e| e.to_string())
+        }
+        Command::Nc(args) => nc::run(&args).map_err(|e| format!("nc: {e}")),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

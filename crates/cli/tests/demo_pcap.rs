@@ -71,7 +71,7 @@ fn run_demo(scenario: Option<&str>, pcap: &Path) -> DemoRun {
     if let Some(name) = scenario {
         args.extend(["--scenario", name]);
     }
-    let out = run(env!("CARGO_BIN_EXE_synack-cli"), &args);
+    let out = run(env!("CARGO_BIN_EXE_synack"), &args);
     succeeded("synack", &args, &out);
     assert!(out.stderr.is_empty(), "the demo wrote to stderr");
     let stdout = lines(&out.stdout);
@@ -191,7 +191,7 @@ fn lossy_capture_leaves_out_the_packets_lost_in_transit() {
 fn an_unwritable_pcap_path_fails_before_the_demo_runs() {
     let bad = capture_path("no-such-directory/demo.pcap");
     let args = ["demo", "--pcap", bad.to_str().expect("UTF-8 path")];
-    let out = run(env!("CARGO_BIN_EXE_synack-cli"), &args);
+    let out = run(env!("CARGO_BIN_EXE_synack"), &args);
     assert!(
         !out.status.success(),
         "the demo accepted an unwritable path"

@@ -22,6 +22,7 @@ pub mod pcap;
 mod runtime;
 mod socket;
 mod sys;
+pub mod taps;
 pub mod trace;
 mod tun;
 

@@ -16,7 +16,7 @@ use std::io::{self, Read};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime};
-use synack_core::{Config, Event, Instant, Stack, Stats};
+use synack_core::{Config, ConnId, Event, Instant, Stack, State, Stats};
 
 /// Packets read from the device per wake-up before they are handed to the stack.
 const RX_BATCH: usize = 64;
@@ -137,6 +137,9 @@ impl Inner {
     /// whether there were events (someone may be waiting for them).
     fn flush(&mut self, device: &dyn Device) -> bool {
         let now = self.clock.now();
+        // Events first: a user call's transition (ESTABLISHED -> FIN_WAIT_1) precedes the
+        // segment it sends (the FIN), as in `synack demo`.
+        let mut any = self.report_events(now);
         while let Some(t) = self.stack.poll_transmit(now, &mut self.tx_buf) {
             let Some(packet) = self.tx_buf.get(..t.len) else {
                 break;
@@ -151,6 +154,12 @@ impl Inner {
                 Err(_) => self.device_stats.errors += 1,
             }
         }
+        any |= self.report_events(now);
+        any
+    }
+
+    /// Hands the stack's pending events to the observers; true if there were any.
+    fn report_events(&mut self, now: Instant) -> bool {
         let mut any = false;
         while let Some(e) = self.stack.poll_event() {
             any = true;
@@ -311,6 +320,41 @@ impl Net {
     }
 }
 
+impl Net {
+    /// Blocks until every connection has finished its part of the close (only TIME_WAIT or
+    /// CLOSED ones are left, or none) or `timeout` passes; true if so. A program that hosts the
+    /// stack calls this before exiting so its last FIN is acknowledged.
+    pub fn wait_closed(&self, timeout: Duration) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        self.shared
+            .wait_for(Some(deadline), io::ErrorKind::TimedOut, |inner| {
+                let busy = inner
+                    .stack
+                    .connections()
+                    .any(|(_, tcb)| !matches!(tcb.state(), State::TimeWait | State::Closed));
+                (!busy).then_some(Ok(()))
+            })
+            .is_ok()
+    }
+
+    /// Resets every connection that is open or opening (RST), as a process exit with unread
+    /// data makes the kernel do. Returns how many were reset.
+    pub fn abort_all(&self) -> usize {
+        let mut inner = self.shared.lock();
+        let ids: Vec<ConnId> = inner
+            .stack
+            .connections()
+            .filter(|(_, tcb)| !matches!(tcb.state(), State::TimeWait | State::Closed))
+            .map(|(id, _)| id)
+            .collect();
+        for &id in &ids {
+            let _ = inner.stack.abort(id);
+        }
+        self.shared.after_user_call(&mut inner);
+        ids.len()
+    }
+}
+
 impl Drop for Net {
     fn drop(&mut self) {
         {
@@ -384,6 +428,7 @@ fn drive(shared: &Shared) {
         inner.device_stats.errors += errors;
         let now = inner.clock.now();
         let wall = inner.clock.wall(now);
+        let mut events = false;
         for (buf, &n) in bufs.iter().zip(&lens) {
             let packet = &buf[..n.min(buf.len())];
             inner.device_stats.rx_packets += 1;
@@ -391,9 +436,11 @@ fn drive(shared: &Shared) {
                 o.packet(now, wall, Direction::In, packet);
             }
             inner.stack.handle_packet(now, packet);
+            // Each transition is reported under the packet that caused it.
+            events |= inner.report_events(now);
         }
         inner.stack.handle_timeout(now);
-        if inner.flush(device) {
+        if inner.flush(device) || events {
             shared.changed.notify_all();
         }
     }
