@@ -32,4 +32,5 @@ pub use memory::MemoryLink;
 pub use runtime::{DeviceStats, Direction, Net, NetConfig, Observer};
 pub use socket::{TcpListener, TcpStream, DEFAULT_BACKLOG};
 pub use synack_core as core;
+pub use sys::enter_netns;
 pub use tun::{Tun, TunOptions};

@@ -239,13 +239,9 @@ pub fn set_socket_buffers(fd: &OwnedFd, bytes: usize) {
     }
 }
 
-/// Runs `f` on a new thread that has joined the network namespace `name` (a file in
-/// /var/run/netns, as `ip netns add` makes): what `f` opens (a TUN device, a socket) belongs to
-/// that namespace for good, while the calling thread stays where it is.
-pub fn in_netns<T: Send + 'static>(
-    name: &str,
-    f: impl FnOnce() -> io::Result<T> + Send + 'static,
-) -> io::Result<T> {
+/// Moves the calling thread into the network namespace `name` (a file in /var/run/netns, as
+/// `ip netns add` makes). Sockets and devices the thread opens afterwards belong to it.
+pub fn enter_netns(name: &str) -> io::Result<()> {
     if name.is_empty() || name.contains('/') {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -263,9 +259,26 @@ pub fn in_netns<T: Send + 'static>(
             ),
         )
     })?;
+    // SAFETY: setns on an fd we hold open; it changes only the calling thread.
+    check(unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) }).map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("cannot enter network namespace {name}: {e} (this needs CAP_SYS_ADMIN: run as root)"),
+        )
+    })?;
+    Ok(())
+}
+
+/// Runs `f` on a new thread that has joined the network namespace `name`: what `f` opens (a TUN
+/// device, a socket) belongs to that namespace for good, while the calling thread stays where it
+/// is.
+pub fn in_netns<T: Send + 'static>(
+    name: &str,
+    f: impl FnOnce() -> io::Result<T> + Send + 'static,
+) -> io::Result<T> {
+    let name = name.to_string();
     std::thread::spawn(move || {
-        // SAFETY: setns on an fd we hold open; it changes only this (fresh, short-lived) thread.
-        check(unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) })?;
+        enter_netns(&name)?;
         f()
     })
     .join()
