@@ -86,7 +86,7 @@ fn explain_attach_error(e: &io::Error, name: &str) -> io::Error {
             "TUN device {name} is in use by another process (a single-queue TUN device has one reader): stop that process or choose another name"
         ),
         Some(libc::EINVAL) => format!(
-            "{name} exists but is not a TUN device without packet information (IFF_TUN | IFF_NO_PI): delete it (`ip link del {name}`) or choose another name"
+            "{name} exists but is not a TUN device without packet information (IFF_TUN | IFF_NO_PI): choose another name, or prepare one with `ip tuntap add dev NAME mode tun`"
         ),
         _ => format!("cannot attach TUN device {name}: {e}"),
     };
