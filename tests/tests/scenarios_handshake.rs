@@ -424,9 +424,9 @@ fn ipv6_handshake_transfer_close() {
     assert!(data.iter().any(|s| s.len == 1440));
     assert!(data.iter().all(|s| s.line.starts_with("IP6 fd00::")));
     // Orderly close, client first.
-    w.with(a, |st, _| st.shutdown(c, Shutdown::Write).unwrap());
+    w.with(a, |st, now| st.shutdown(now, c, Shutdown::Write).unwrap());
     w.run_to_state(b, s, State::CloseWait, Duration::from_secs(1));
-    w.with(b, |st, _| st.close(s).unwrap());
+    w.with(b, |st, now| st.close(now, s).unwrap());
     w.run_to_state(a, c, State::TimeWait, Duration::from_secs(1));
     let tw = w.now();
     w.run_to_state(a, c, State::Closed, Duration::from_secs(120));
@@ -507,7 +507,7 @@ fn lost_handshake_ack_completed_by_data() {
     let c = w.with(a, |st, now| st.connect(now, Some(caddr), saddr).unwrap());
     w.run_to_state(a, c, State::Established, Duration::from_secs(1));
     assert_eq!(w.now(), Instant::from_millis(20));
-    w.with(a, |st, _| st.send(c, b"hello").unwrap());
+    w.with(a, |st, now| st.send(now, c, b"hello").unwrap());
     w.run_for(Duration::from_millis(100));
     assert_eq!(w.tap_dropped(a).len(), 1, "the handshake's ACK was lost");
     let s = w
@@ -542,7 +542,7 @@ fn close_in_syn_sent_deletes_tcb() {
     let c = w.with(a, |st, now| st.connect(now, Some(caddr), saddr).unwrap());
     w.run_for(Duration::from_millis(1500)); // the SYN and one retransmission
     assert_eq!(w.sent_by(a).len(), 2);
-    w.with(a, |st, _| st.close(c).unwrap());
+    w.with(a, |st, now| st.close(now, c).unwrap());
     assert_eq!(w.path(a, c), [State::Closed, State::SynSent, State::Closed]);
     assert_eq!(w.closed_reason(a, c), Some(None));
     assert_eq!(w.stack(a).connection_count(), 0);
@@ -566,7 +566,7 @@ fn unlisten_refuses_new_connections() {
     );
     w.run_for(Duration::from_millis(20));
     let half = conn_by_remote(w.host(b), ghost).expect("half-open");
-    w.with(b, |st, _| st.unlisten(l).unwrap());
+    w.with(b, |st, now| st.unlisten(now, l).unwrap());
     w.run_for(Duration::from_millis(20));
     assert_eq!(w.state(b, half), None);
     let rst = w
@@ -598,7 +598,7 @@ fn close_in_syn_received_sends_fin() {
     w.run_to_state(a, ca, State::SynRcvd, Duration::from_secs(1));
     assert_eq!(w.now(), Instant::from_millis(10));
     w.run_for(Duration::from_millis(5));
-    w.with(a, |s, _| s.shutdown(ca, Shutdown::Write).unwrap());
+    w.with(a, |s, now| s.shutdown(now, ca, Shutdown::Write).unwrap());
     w.dump();
     assert_eq!(w.state(a, ca), Some(State::FinWait1), "FIN-WAIT-1 at once");
     w.run_for(Duration::from_millis(1));
@@ -611,7 +611,7 @@ fn close_in_syn_received_sends_fin() {
     assert_eq!(fin.seq, CLIENT_ISN + 1);
     // The rest of the close is orderly.
     w.run_to_state(b, cb, State::CloseWait, Duration::from_secs(5));
-    w.with(b, |s, _| s.shutdown(cb, Shutdown::Write).unwrap());
+    w.with(b, |s, now| s.shutdown(now, cb, Shutdown::Write).unwrap());
     w.run_to_state(a, ca, State::TimeWait, Duration::from_secs(5));
     w.run_to_state(b, cb, State::Closed, Duration::from_secs(5));
     assert_eq!(w.closed_reason(b, cb), Some(None));

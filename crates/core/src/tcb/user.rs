@@ -51,7 +51,7 @@ impl Tcb {
     }
 
     /// RFC 9293 §3.10.3 RECEIVE. Ok(0) means end of stream (the peer's FIN, all data read).
-    pub(crate) fn recv(&mut self, cx: &mut Cx, buf: &mut [u8]) -> Result<usize, RecvError> {
+    pub(crate) fn recv(&mut self, buf: &mut [u8]) -> Result<usize, RecvError> {
         let n = self.recv.read(buf);
         if n > 0 {
             if self.recv.readable() == 0 {
@@ -74,10 +74,7 @@ impl Tcb {
             | State::SynRcvd
             | State::Established
             | State::FinWait1
-            | State::FinWait2 => {
-                let _ = cx;
-                Err(RecvError::WouldBlock)
-            }
+            | State::FinWait2 => Err(RecvError::WouldBlock),
             State::Closed | State::Listen => Err(RecvError::NotConnected),
             // The FIN was processed in every remaining state.
             _ => Ok(0),
