@@ -587,7 +587,6 @@ fn unlisten_refuses_new_connections() {
 /// SYN-RCVD --CLOSE/snd FIN--> FIN-WAIT-1). A user-owned SYN-RECEIVED connection comes from a
 /// simultaneous open; closing it there still ends in an orderly close on both sides.
 #[test]
-#[ignore = "core bug: CLOSE in SYN-RECEIVED with nothing queued waits for ESTABLISHED instead of sending FIN and entering FIN-WAIT-1 (RFC 9293 §3.10.4)"]
 fn close_in_syn_received_sends_fin() {
     let mut w = World::seed();
     let (a, b) = (w.a(), w.b());
@@ -624,6 +623,78 @@ fn close_in_syn_received_sends_fin() {
             State::SynSent,
             State::SynRcvd,
             State::FinWait1
+        ]
+    );
+}
+
+/// RFC 9293 §3.10.4 with loss: the SYN-ACK and the FIN a CLOSE in SYN-RECEIVED sent are both
+/// lost. The retransmission goes back to SND.UNA = ISS, so the SYN-ACK leaves again before the
+/// FIN (the SYN precedes the FIN in sequence space); the peer's ACK of the SYN ends the handshake
+/// (Connected, although the state is FIN-WAIT-1), its ACK of the FIN moves us to FIN-WAIT-2, and
+/// the close is orderly.
+#[test]
+fn close_in_syn_received_retransmits_syn_then_fin() {
+    let mut w = World::seed();
+    let (a, b) = (w.a(), w.b());
+    let a_end = SocketAddr::new(w.a_ip, 40000);
+    let b_end = SocketAddr::new(w.b_ip, 50000);
+    let mut lost_synack = false;
+    let mut lost_fin = false;
+    w.set_drop_rule(
+        a,
+        Some(Box::new(move |x: &Seg| {
+            if x.flags.syn() && x.flags.ack() && !lost_synack {
+                lost_synack = true;
+                return true;
+            }
+            if x.flags.fin() && !lost_fin {
+                lost_fin = true;
+                return true;
+            }
+            false
+        })),
+    );
+    let ca = w.with(a, |s, now| s.connect(now, Some(a_end), b_end).unwrap());
+    let cb = w.with(b, |s, now| s.connect(now, Some(b_end), a_end).unwrap());
+    w.run_to_state(a, ca, State::SynRcvd, Duration::from_secs(1));
+    w.run_for(Duration::from_millis(5));
+    w.with(a, |s, now| s.shutdown(now, ca, Shutdown::Write).unwrap());
+    assert_eq!(w.state(a, ca), Some(State::FinWait1));
+    w.run_to_state(a, ca, State::FinWait2, Duration::from_secs(10));
+    w.run_to_state(b, cb, State::CloseWait, Duration::from_secs(1));
+    let dropped = w.tap_dropped(a).to_vec();
+    assert_eq!(dropped.len(), 2, "the SYN-ACK and the first FIN were lost");
+    assert_eq!(dropped[1].seq, CLIENT_ISN + 1);
+    // After the loss: the SYN-ACK at ISS again, then the FIN at ISS + 1.
+    let resent: Vec<(u32, bool, bool)> = w
+        .sent_by(a)
+        .iter()
+        .filter(|x| x.time > dropped[1].time && (x.flags.syn() || x.flags.fin()))
+        .map(|x| (x.seq, x.flags.syn(), x.flags.fin()))
+        .collect();
+    assert_eq!(
+        resent.get(..2),
+        Some(&[(CLIENT_ISN, true, false), (CLIENT_ISN + 1, false, true)][..]),
+        "{resent:?}"
+    );
+    assert!(
+        w.host(a).events.contains(&Event::Connected(ca)),
+        "the ACK of the SYN completes the open"
+    );
+    w.with(b, |s, now| s.shutdown(now, cb, Shutdown::Write).unwrap());
+    w.run_to_state(a, ca, State::TimeWait, Duration::from_secs(5));
+    w.run_to_state(b, cb, State::Closed, Duration::from_secs(5));
+    assert_eq!(w.closed_reason(b, cb), Some(None));
+    assert!(w.sent().iter().all(|x| !x.flags.rst()));
+    assert_eq!(
+        w.path(a, ca),
+        [
+            State::Closed,
+            State::SynSent,
+            State::SynRcvd,
+            State::FinWait1,
+            State::FinWait2,
+            State::TimeWait
         ]
     );
 }

@@ -91,8 +91,15 @@ impl Tcb {
                 // RFC 9293 §3.10.4: CLOSE in SYN-SENT deletes the TCB. As shutdown it waits.
                 self.fin_queued = true;
             }
-            // RFC 9293 §3.10.4: in SYN-RECEIVED the FIN waits for ESTABLISHED.
-            State::SynRcvd => self.fin_queued = true,
+            State::SynRcvd => {
+                // RFC 9293 §3.10.4 (CLOSE, SYN-RECEIVED): "If no SENDs have been issued and there
+                // is no pending data to send, then form a FIN segment and send it, and enter
+                // FIN-WAIT-1 state; otherwise, queue for processing after entering ESTABLISHED".
+                self.fin_queued = true;
+                if self.send.is_empty() {
+                    self.set_state(cx, State::FinWait1);
+                }
+            }
             State::Established => {
                 self.fin_queued = true;
                 self.set_state(cx, State::FinWait1);
