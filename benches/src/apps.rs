@@ -49,17 +49,17 @@ impl BulkSender {
         match stack.connect(now, None, self.remote) {
             Ok(c) => {
                 self.conn = Some(c);
-                self.fill(stack);
+                self.fill(stack, now);
             }
             Err(e) => self.error = Some(format!("connect: {e}")),
         }
     }
 
-    fn fill(&mut self, stack: &mut Stack) {
+    fn fill(&mut self, stack: &mut Stack, now: Instant) {
         let Some(conn) = self.conn else { return };
         while self.sent < self.total {
             let want = (self.total - self.sent).min(MAX_SLICE as u64) as usize;
-            match stack.send(conn, self.pattern.slice(self.sent, want)) {
+            match stack.send(now, conn, self.pattern.slice(self.sent, want)) {
                 Ok(n) => self.sent += n as u64,
                 Err(SendError::WouldBlock) => return,
                 Err(e) => {
@@ -70,7 +70,7 @@ impl BulkSender {
         }
         if !self.closed {
             self.closed = true;
-            if let Err(e) = stack.close(conn) {
+            if let Err(e) = stack.close(now, conn) {
                 self.error.get_or_insert(format!("close: {e}"));
             }
         }
@@ -78,11 +78,11 @@ impl BulkSender {
 }
 
 impl App for BulkSender {
-    fn poll(&mut self, stack: &mut Stack, _now: Instant) {
+    fn poll(&mut self, stack: &mut Stack, now: Instant) {
         while let Some(ev) = stack.poll_event() {
             match ev {
                 Event::Connected(c) | Event::Writable(c) if Some(c) == self.conn => {
-                    self.fill(stack)
+                    self.fill(stack, now)
                 }
                 Event::Closed {
                     reason: Some(r), ..
@@ -130,13 +130,13 @@ impl BulkReceiver {
         self.checksum.len()
     }
 
-    fn read(&mut self, stack: &mut Stack, conn: ConnId) {
+    fn read(&mut self, stack: &mut Stack, now: Instant, conn: ConnId) {
         loop {
             match stack.recv(conn, &mut self.buf) {
                 Ok(0) => {
                     if !self.eof {
                         self.eof = true;
-                        if let Err(e) = stack.close(conn) {
+                        if let Err(e) = stack.close(now, conn) {
                             self.error.get_or_insert(format!("close: {e}"));
                         }
                     }
@@ -154,7 +154,7 @@ impl BulkReceiver {
 }
 
 impl App for BulkReceiver {
-    fn poll(&mut self, stack: &mut Stack, _now: Instant) {
+    fn poll(&mut self, stack: &mut Stack, now: Instant) {
         while let Some(ev) = stack.poll_event() {
             match ev {
                 Event::Incoming(l) if Some(l) == self.listener => {
@@ -164,10 +164,10 @@ impl App for BulkReceiver {
                         }
                         self.conn = Some(c);
                         // Data may have come with or right after the handshake.
-                        self.read(stack, c);
+                        self.read(stack, now, c);
                     }
                 }
-                Event::Readable(c) if Some(c) == self.conn && !self.eof => self.read(stack, c),
+                Event::Readable(c) if Some(c) == self.conn && !self.eof => self.read(stack, now, c),
                 Event::Closed {
                     reason: Some(r), ..
                 } => {
@@ -220,7 +220,7 @@ impl CycleClient {
         match stack.connect(now, None, self.remote) {
             Ok(c) => {
                 self.conn = Some(c);
-                match stack.send(c, &self.request) {
+                match stack.send(now, c, &self.request) {
                     Ok(n) if n == self.request.len() => {}
                     other => {
                         self.error
@@ -234,7 +234,7 @@ impl CycleClient {
         }
     }
 
-    fn read(&mut self, stack: &mut Stack, conn: ConnId) {
+    fn read(&mut self, stack: &mut Stack, now: Instant, conn: ConnId) {
         loop {
             match stack.recv(conn, &mut self.buf) {
                 Ok(0) => {
@@ -250,7 +250,7 @@ impl CycleClient {
                         }
                         self.finished = true;
                         self.conn = None;
-                        if let Err(e) = stack.close(conn) {
+                        if let Err(e) = stack.close(now, conn) {
                             self.error.get_or_insert(format!("close: {e}"));
                         }
                         return;
@@ -267,10 +267,10 @@ impl CycleClient {
 }
 
 impl App for CycleClient {
-    fn poll(&mut self, stack: &mut Stack, _now: Instant) {
+    fn poll(&mut self, stack: &mut Stack, now: Instant) {
         while let Some(ev) = stack.poll_event() {
             match ev {
-                Event::Readable(c) if Some(c) == self.conn => self.read(stack, c),
+                Event::Readable(c) if Some(c) == self.conn => self.read(stack, now, c),
                 Event::Closed { reason: None, .. } => self.closed_ok += 1,
                 Event::Closed {
                     reason: Some(r), ..
@@ -316,7 +316,7 @@ impl CycleServer {
         }
     }
 
-    fn read(&mut self, stack: &mut Stack, conn: ConnId) {
+    fn read(&mut self, stack: &mut Stack, now: Instant, conn: ConnId) {
         let Some(i) = self.conns.iter().position(|(c, _)| *c == conn) else {
             return;
         };
@@ -328,7 +328,7 @@ impl CycleServer {
                             .get_or_insert("request corrupted or short at EOF".into());
                     }
                     self.conns.swap_remove(i);
-                    if let Err(e) = stack.close(conn) {
+                    if let Err(e) = stack.close(now, conn) {
                         self.error.get_or_insert(format!("close: {e}"));
                     }
                     return;
@@ -342,7 +342,7 @@ impl CycleServer {
                         if *got != self.request {
                             self.error.get_or_insert("request corrupted".into());
                         }
-                        match stack.send(conn, &self.response) {
+                        match stack.send(now, conn, &self.response) {
                             Ok(n) if n == self.response.len() => {}
                             other => {
                                 self.error
@@ -362,16 +362,16 @@ impl CycleServer {
 }
 
 impl App for CycleServer {
-    fn poll(&mut self, stack: &mut Stack, _now: Instant) {
+    fn poll(&mut self, stack: &mut Stack, now: Instant) {
         while let Some(ev) = stack.poll_event() {
             match ev {
                 Event::Incoming(l) if Some(l) == self.listener => {
                     while let Some(c) = stack.accept(l) {
                         self.conns.push((c, Vec::with_capacity(self.request.len())));
-                        self.read(stack, c);
+                        self.read(stack, now, c);
                     }
                 }
-                Event::Readable(c) => self.read(stack, c),
+                Event::Readable(c) => self.read(stack, now, c),
                 Event::Closed { reason: None, .. } => self.closed_ok += 1,
                 Event::Closed {
                     reason: Some(r), ..

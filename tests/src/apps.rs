@@ -57,12 +57,13 @@ impl Client {
 
 fn pump_send(
     stack: &mut Stack,
+    now: Instant,
     conn: ConnId,
     data: &[u8],
     sent: &mut usize,
 ) -> Result<bool, SendError> {
     while *sent < data.len() {
-        match stack.send(conn, &data[*sent..]) {
+        match stack.send(now, conn, &data[*sent..]) {
             Ok(n) => *sent += n,
             Err(SendError::WouldBlock) => return Ok(false),
             Err(e) => return Err(e),
@@ -116,12 +117,12 @@ impl App for Client {
         if let Some(e) = stack.error(conn) {
             self.error = Some(e);
             self.closed = true;
-            let _ = stack.close(conn);
+            let _ = stack.close(now, conn);
             return;
         }
-        match pump_send(stack, conn, &self.data, &mut self.sent) {
+        match pump_send(stack, now, conn, &self.data, &mut self.sent) {
             Ok(true) => {
-                let _ = stack.shutdown(conn, Shutdown::Write);
+                let _ = stack.shutdown(now, conn, Shutdown::Write);
             }
             Ok(false) => {}
             Err(SendError::Connection(e)) => self.error = Some(e),
@@ -137,7 +138,7 @@ impl App for Client {
             Ok(true) => {
                 self.eof = true;
                 if self.close_at_eof && self.sent == self.data.len() {
-                    let _ = stack.close(conn);
+                    let _ = stack.close(now, conn);
                     self.closed = true;
                 }
             }
@@ -145,7 +146,7 @@ impl App for Client {
             Err(RecvError::Connection(e)) => {
                 self.error = Some(e);
                 self.closed = true;
-                let _ = stack.close(conn);
+                let _ = stack.close(now, conn);
             }
             Err(_) => {}
         }
@@ -226,7 +227,7 @@ impl Server {
 }
 
 impl App for Server {
-    fn poll(&mut self, stack: &mut Stack, _now: Instant, _events: &[Event]) {
+    fn poll(&mut self, stack: &mut Stack, now: Instant, _events: &[Event]) {
         let listener = match self.listener {
             Some(l) => l,
             None => {
@@ -251,7 +252,7 @@ impl App for Server {
             if let Some(e) = stack.error(c.id) {
                 c.error = Some(e);
                 c.closed = true;
-                let _ = stack.close(c.id);
+                let _ = stack.close(now, c.id);
                 continue;
             }
             let before = c.received.len();
@@ -263,7 +264,7 @@ impl App for Server {
                 Err(RecvError::Connection(e)) => {
                     c.error = Some(e);
                     c.closed = true;
-                    let _ = stack.close(c.id);
+                    let _ = stack.close(now, c.id);
                     continue;
                 }
                 Err(_) => false,
@@ -271,12 +272,12 @@ impl App for Server {
             if self.echo {
                 c.out.extend_from_slice(&c.received[before..]);
             }
-            let _ = pump_send(stack, c.id, &c.out, &mut c.sent);
+            let _ = pump_send(stack, now, c.id, &c.out, &mut c.sent);
             if eof {
                 c.eof = true;
             }
             if c.eof && c.sent == c.out.len() {
-                let _ = stack.close(c.id);
+                let _ = stack.close(now, c.id);
                 c.closed = true;
             }
         }

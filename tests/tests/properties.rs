@@ -453,7 +453,7 @@ impl Peer {
         self.error = Some(e);
         self.closed = true;
         self.done_at = Some(now);
-        let _ = stack.close(conn);
+        let _ = stack.close(now, conn);
     }
 }
 
@@ -482,7 +482,7 @@ impl App for Peer {
                     self.conn = Some(c);
                 } else {
                     // Only one client exists: a second connection is a bug; keep it out of the way.
-                    let _ = stack.abort(c);
+                    let _ = stack.abort(now, c);
                 }
             }
         }
@@ -523,7 +523,7 @@ impl App for Peer {
         }
         // Write what fits.
         while self.sent < self.out.len() && !self.shut {
-            match stack.send(conn, &self.out[self.sent..]) {
+            match stack.send(now, conn, &self.out[self.sent..]) {
                 Ok(n) => self.sent += n,
                 Err(SendError::WouldBlock) => break,
                 Err(SendError::Connection(e)) => {
@@ -542,17 +542,17 @@ impl App for Peer {
             self.shut = true;
             if self.eof && self.close_directly {
                 // RFC 9293 §3.10.4 CLOSE: the FIN follows the queued data.
-                let _ = stack.close(conn);
+                let _ = stack.close(now, conn);
                 self.closed = true;
                 self.done_at = Some(now);
                 return;
             }
-            if stack.shutdown(conn, Shutdown::Write).is_err() {
+            if stack.shutdown(now, conn, Shutdown::Write).is_err() {
                 self.misuse = Some("shutdown refused".into());
             }
         }
         if self.shut && self.eof {
-            let _ = stack.close(conn);
+            let _ = stack.close(now, conn);
             self.closed = true;
             self.done_at = Some(now);
         }

@@ -42,7 +42,7 @@ fn active_close_by_client() {
     let (c, s) = w.establish();
     let n0 = w.sent().len();
     w.run_for(ms(70)); // t = 100 ms
-    w.with(a, |st, _| st.close(c).unwrap());
+    w.with(a, |st, now| st.close(now, c).unwrap());
     assert_eq!(w.state(a, c), Some(State::FinWait1));
     w.run_to_state(b, s, State::CloseWait, Duration::from_secs(1));
     w.run_to_state(a, c, State::FinWait2, Duration::from_secs(1));
@@ -51,7 +51,7 @@ fn active_close_by_client() {
     assert_eq!(w.read_all(b, s), (Vec::new(), true));
     w.run_for(ms(80)); // t = 200 ms
     assert_eq!(w.state(a, c), Some(State::FinWait2));
-    w.with(b, |st, _| st.close(s).unwrap());
+    w.with(b, |st, now| st.close(now, s).unwrap());
     assert_eq!(w.state(b, s), Some(State::LastAck));
     w.run_for(ms(100));
     let segs = w.sent();
@@ -135,13 +135,13 @@ fn active_close_by_server() {
     let (c, s) = w.establish();
     let n0 = w.sent().len();
     w.run_for(ms(70)); // t = 100 ms
-    w.with(b, |st, _| st.shutdown(s, Shutdown::Write).unwrap());
+    w.with(b, |st, now| st.shutdown(now, s, Shutdown::Write).unwrap());
     assert_eq!(w.state(b, s), Some(State::FinWait1));
     w.run_to_state(a, c, State::CloseWait, Duration::from_secs(1));
     assert_eq!(w.read_all(a, c), (Vec::new(), true));
     w.run_for(ms(90)); // t = 200 ms
     assert_eq!(w.state(b, s), Some(State::FinWait2));
-    w.with(a, |st, _| st.shutdown(c, Shutdown::Write).unwrap());
+    w.with(a, |st, now| st.shutdown(now, c, Shutdown::Write).unwrap());
     assert_eq!(w.state(a, c), Some(State::LastAck));
     w.run_for(ms(100));
     let segs = w.sent();
@@ -207,8 +207,8 @@ fn simultaneous_close() {
     let (c, s) = w.establish();
     let n0 = w.sent().len();
     w.run_for(ms(70)); // t = 100 ms
-    w.with(a, |st, _| st.shutdown(c, Shutdown::Write).unwrap());
-    w.with(b, |st, _| st.shutdown(s, Shutdown::Write).unwrap());
+    w.with(a, |st, now| st.shutdown(now, c, Shutdown::Write).unwrap());
+    w.with(b, |st, now| st.shutdown(now, s, Shutdown::Write).unwrap());
     w.run_for(ms(100));
     let segs = w.sent();
     let mut got: Vec<&str> = segs[n0..].iter().map(|s| s.line.as_str()).collect();
@@ -287,7 +287,7 @@ fn fin_ack_in_fin_wait_1_goes_to_time_wait() {
     w.run_to_state(a, c, State::Established, Duration::from_secs(1));
     w.run_for(ms(80)); // t = 100 ms
     let n0 = w.sent().len();
-    w.with(a, |st, _| st.close(c).unwrap());
+    w.with(a, |st, now| st.close(now, c).unwrap());
     w.run_to_state(a, c, State::TimeWait, Duration::from_secs(1));
     w.run_for(ms(100));
     let segs = w.sent();
@@ -344,12 +344,12 @@ fn half_close_server_keeps_sending() {
     );
     let (a, b) = (w.a(), w.b());
     let (c, s) = w.establish();
-    w.with(a, |st, _| st.shutdown(c, Shutdown::Write).unwrap());
+    w.with(a, |st, now| st.shutdown(now, c, Shutdown::Write).unwrap());
     w.run_to_state(a, c, State::FinWait2, Duration::from_secs(1));
     assert_eq!(w.read_all(b, s), (Vec::new(), true));
     assert_eq!(w.state(b, s), Some(State::CloseWait));
     assert_eq!(
-        w.with(a, |st, _| st.send(c, b"late")),
+        w.with(a, |st, now| st.send(now, c, b"late")),
         Err(SendError::WriteClosed)
     );
     let data = pattern(1_000_000, 6);
@@ -372,7 +372,7 @@ fn half_close_server_keeps_sending() {
     let top_ack = w.sent_by(a).iter().map(|x| x.ack).max().unwrap();
     assert_eq!(top_ack, SERVER_ISN + 1 + 1_000_000);
     // Now the server closes: FIN at the end of the data, client to TIME-WAIT.
-    w.with(b, |st, _| st.close(s).unwrap());
+    w.with(b, |st, now| st.close(now, s).unwrap());
     w.run_to_state(a, c, State::TimeWait, Duration::from_secs(1));
     let fin = w
         .sent_by(b)
@@ -406,7 +406,7 @@ fn half_close_server_keeps_sending() {
 fn to_fin_wait_2(w: &mut World) -> (synack_core::ConnId, synack_core::ConnId) {
     let (a, b) = (w.a(), w.b());
     let (c, s) = w.establish();
-    w.with(a, |st, _| st.close(c).unwrap());
+    w.with(a, |st, now| st.close(now, c).unwrap());
     w.run_to_state(a, c, State::FinWait2, Duration::from_secs(1));
     assert_eq!(w.read_all(b, s), (Vec::new(), true));
     (c, s)
@@ -432,7 +432,7 @@ fn time_wait_acks_retransmitted_fin() {
             hit
         })),
     );
-    w.with(b, |st, _| st.close(s).unwrap());
+    w.with(b, |st, now| st.close(now, s).unwrap());
     let fin_sent = w.now();
     w.run_to_state(a, c, State::TimeWait, Duration::from_secs(1));
     let tw = w.now();
@@ -479,7 +479,7 @@ fn time_wait_restarts_on_duplicate_fin() {
     let mut w = World::seed();
     let (a, b) = (w.a(), w.b());
     let (c, s) = to_fin_wait_2(&mut w);
-    w.with(b, |st, _| st.close(s).unwrap());
+    w.with(b, |st, now| st.close(now, s).unwrap());
     w.run_to_state(a, c, State::TimeWait, Duration::from_secs(1));
     let tw = w.now();
     w.run_to_state(b, s, State::Closed, Duration::from_secs(1));
@@ -538,7 +538,7 @@ fn lost_fin_is_retransmitted() {
         })),
     );
     let rto = w.stack(a).info(c).unwrap().rto;
-    w.with(a, |st, _| st.shutdown(c, Shutdown::Write).unwrap());
+    w.with(a, |st, now| st.shutdown(now, c, Shutdown::Write).unwrap());
     let t = w.now();
     w.run_to_state(b, s, State::CloseWait, Duration::from_secs(5));
     let fins: Vec<Seg> = w.sent_by(a).into_iter().filter(|x| x.flags.fin()).collect();
@@ -565,7 +565,7 @@ fn fin_wait_2_timeout_only_for_orphans() {
     let mut w = World::seed();
     let (a, b) = (w.a(), w.b());
     let (c, s) = w.establish();
-    w.with(a, |st, _| st.shutdown(c, Shutdown::Write).unwrap());
+    w.with(a, |st, now| st.shutdown(now, c, Shutdown::Write).unwrap());
     w.run_to_state(a, c, State::FinWait2, Duration::from_secs(1));
     w.run_for(Duration::from_secs(600));
     assert_eq!(w.state(a, c), Some(State::FinWait2));
@@ -574,7 +574,7 @@ fn fin_wait_2_timeout_only_for_orphans() {
     // Orphaned: close() gives the handle up; FIN-WAIT-2 ends after 60 s.
     let mut w = World::seed();
     let (c, s) = w.establish();
-    w.with(a, |st, _| st.close(c).unwrap());
+    w.with(a, |st, now| st.close(now, c).unwrap());
     w.run_to_state(a, c, State::FinWait2, Duration::from_secs(1));
     let fw2 = w.now();
     w.run_to_state(a, c, State::Closed, Duration::from_secs(120));
@@ -584,7 +584,7 @@ fn fin_wait_2_timeout_only_for_orphans() {
     assert!(w.sent_by(a).iter().all(|x| !x.flags.rst()), "a quiet end");
     // The server closes late: its FIN finds nothing and is answered with a reset.
     let late = w.now();
-    w.with(b, |st, _| st.close(s).unwrap());
+    w.with(b, |st, now| st.close(now, s).unwrap());
     w.run_for(ms(100));
     let last = w.sent_by(a).pop().unwrap();
     assert_eq!(
@@ -600,16 +600,15 @@ fn fin_wait_2_timeout_only_for_orphans() {
 /// 100 s, then close()s: the orphan FIN-WAIT-2 limit (60 s, Linux tcp_fin_timeout) runs from the
 /// close, so the connection lives until 160 s, and the events say when things happened.
 #[test]
-#[ignore = "core bug: user calls (close/shutdown/abort/set_keepalive) take no `now`; they arm timers and stamp events with the last packet/timer time (orphan FIN-WAIT-2 closed at once)"]
 fn user_calls_act_at_call_time() {
     let mut w = World::seed();
     let a = w.a();
     let (c, _s) = w.establish();
-    w.with(a, |st, _| st.shutdown(c, Shutdown::Write).unwrap());
+    w.with(a, |st, now| st.shutdown(now, c, Shutdown::Write).unwrap());
     w.run_to_state(a, c, State::FinWait2, Duration::from_secs(1));
     w.run_to(Instant::from_secs(100));
     assert_eq!(w.state(a, c), Some(State::FinWait2));
-    w.with(a, |st, _| st.close(c).unwrap());
+    w.with(a, |st, now| st.close(now, c).unwrap());
     w.run_for(Duration::from_secs(1));
     w.dump();
     println!("client transitions: {:?}", w.transitions(a, c));
@@ -646,8 +645,8 @@ fn fin_after_a_hole_waits_for_the_hole() {
             hit
         })),
     );
-    assert_eq!(w.with(b, |st, _| st.send(s, &data)), Ok(data.len()));
-    w.with(b, |st, _| st.close(s).unwrap());
+    assert_eq!(w.with(b, |st, now| st.send(now, s, &data)), Ok(data.len()));
+    w.with(b, |st, now| st.close(now, s).unwrap());
     let t = w.now();
     // Everything but the hole has arrived, the FIN with the last segment.
     w.run_to(t + ms(15));
@@ -695,7 +694,7 @@ fn close_wait_acks_retransmitted_fin() {
             hit
         })),
     );
-    w.with(a, |st, _| st.shutdown(c, Shutdown::Write).unwrap());
+    w.with(a, |st, now| st.shutdown(now, c, Shutdown::Write).unwrap());
     w.run_to_state(b, s, State::CloseWait, Duration::from_secs(1));
     w.run_to_state(a, c, State::FinWait2, Duration::from_secs(5));
     let fins: Vec<Seg> = w.sent_by(a).into_iter().filter(|x| x.flags.fin()).collect();
@@ -737,8 +736,8 @@ fn closing_retransmits_fin_until_acked() {
             hit
         })),
     );
-    w.with(a, |st, _| st.shutdown(c, Shutdown::Write).unwrap());
-    w.with(b, |st, _| st.shutdown(s, Shutdown::Write).unwrap());
+    w.with(a, |st, now| st.shutdown(now, c, Shutdown::Write).unwrap());
+    w.with(b, |st, now| st.shutdown(now, s, Shutdown::Write).unwrap());
     w.run_to_state(a, c, State::TimeWait, Duration::from_secs(1));
     let a_tw = w.now();
     assert_eq!(w.state(b, s), Some(State::Closing));

@@ -56,7 +56,7 @@ fn zero_window_persist_and_resume() {
     let data = pattern(100_000, 12);
     let mut sent = 0;
     while sent < data.len() {
-        match w.with(a, |st, _| st.send(c, &data[sent..])) {
+        match w.with(a, |st, now| st.send(now, c, &data[sent..])) {
             Ok(n) if n > 0 => sent += n,
             _ => break,
         }
@@ -132,7 +132,7 @@ fn zero_window_held_open_indefinitely() {
     let (a, b) = (w.a(), w.b());
     let (c, s) = w.establish();
     let data = pattern(50_000, 13);
-    assert_eq!(w.with(a, |st, _| st.send(c, &data)), Ok(data.len()));
+    assert_eq!(w.with(a, |st, now| st.send(now, c, &data)), Ok(data.len()));
     w.run_for(Duration::from_secs(3600));
     w.dump();
     let probes = w.sent_by(a).iter().filter(|x| x.len == 1).count();
@@ -187,9 +187,9 @@ fn sequence_numbers_wrap() {
         assert!(seqs.iter().any(|&q| q > isn), "before the wrap");
         assert!(seqs.iter().any(|&q| q < 1 << 20), "after the wrap");
     }
-    w.with(a, |st, _| st.close(c).unwrap());
+    w.with(a, |st, now| st.close(now, c).unwrap());
     w.run_to_state(b, s, State::CloseWait, Duration::from_secs(1));
-    w.with(b, |st, _| st.close(s).unwrap());
+    w.with(b, |st, now| st.close(now, s).unwrap());
     w.run_to_state(a, c, State::TimeWait, Duration::from_secs(1));
     let fin = w.sent_by(a).into_iter().find(|x| x.flags.fin()).unwrap();
     assert_eq!(fin.seq, ISN_A.wrapping_add(1).wrapping_add(1 << 20));
@@ -202,7 +202,7 @@ fn write_chunks(w: &mut World, c: synack_core::ConnId, n: usize, len: usize) {
     let a = w.a();
     for i in 0..n {
         let chunk = vec![i as u8; len];
-        assert_eq!(w.with(a, |st, _| st.send(c, &chunk)), Ok(len));
+        assert_eq!(w.with(a, |st, now| st.send(now, c, &chunk)), Ok(len));
         w.run_for(ms(1));
     }
 }
@@ -253,7 +253,7 @@ fn delayed_ack_every_second_segment_and_timer() {
     let (c, s) = w.establish();
     let t = w.now();
     let data = pattern(9 * MSS as usize, 16);
-    assert_eq!(w.with(a, |st, _| st.send(c, &data)), Ok(data.len()));
+    assert_eq!(w.with(a, |st, now| st.send(now, c, &data)), Ok(data.len()));
     w.run_for(ms(200));
     let segs: Vec<(u64, u32)> = w
         .sent_by(b)
@@ -274,7 +274,7 @@ fn delayed_ack_every_second_segment_and_timer() {
     );
     // A lone small segment: acknowledged by the timer, 40 ms after it arrived.
     let t2 = w.now();
-    w.with(a, |st, _| st.send(c, b"lone").unwrap());
+    w.with(a, |st, now| st.send(now, c, b"lone").unwrap());
     w.run_for(ms(200));
     let acks: Vec<Seg> = w
         .sent_by(b)

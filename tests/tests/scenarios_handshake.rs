@@ -424,9 +424,9 @@ fn ipv6_handshake_transfer_close() {
     assert!(data.iter().any(|s| s.len == 1440));
     assert!(data.iter().all(|s| s.line.starts_with("IP6 fd00::")));
     // Orderly close, client first.
-    w.with(a, |st, _| st.shutdown(c, Shutdown::Write).unwrap());
+    w.with(a, |st, now| st.shutdown(now, c, Shutdown::Write).unwrap());
     w.run_to_state(b, s, State::CloseWait, Duration::from_secs(1));
-    w.with(b, |st, _| st.close(s).unwrap());
+    w.with(b, |st, now| st.close(now, s).unwrap());
     w.run_to_state(a, c, State::TimeWait, Duration::from_secs(1));
     let tw = w.now();
     w.run_to_state(a, c, State::Closed, Duration::from_secs(120));
@@ -507,7 +507,7 @@ fn lost_handshake_ack_completed_by_data() {
     let c = w.with(a, |st, now| st.connect(now, Some(caddr), saddr).unwrap());
     w.run_to_state(a, c, State::Established, Duration::from_secs(1));
     assert_eq!(w.now(), Instant::from_millis(20));
-    w.with(a, |st, _| st.send(c, b"hello").unwrap());
+    w.with(a, |st, now| st.send(now, c, b"hello").unwrap());
     w.run_for(Duration::from_millis(100));
     assert_eq!(w.tap_dropped(a).len(), 1, "the handshake's ACK was lost");
     let s = w
@@ -542,7 +542,7 @@ fn close_in_syn_sent_deletes_tcb() {
     let c = w.with(a, |st, now| st.connect(now, Some(caddr), saddr).unwrap());
     w.run_for(Duration::from_millis(1500)); // the SYN and one retransmission
     assert_eq!(w.sent_by(a).len(), 2);
-    w.with(a, |st, _| st.close(c).unwrap());
+    w.with(a, |st, now| st.close(now, c).unwrap());
     assert_eq!(w.path(a, c), [State::Closed, State::SynSent, State::Closed]);
     assert_eq!(w.closed_reason(a, c), Some(None));
     assert_eq!(w.stack(a).connection_count(), 0);
@@ -566,7 +566,7 @@ fn unlisten_refuses_new_connections() {
     );
     w.run_for(Duration::from_millis(20));
     let half = conn_by_remote(w.host(b), ghost).expect("half-open");
-    w.with(b, |st, _| st.unlisten(l).unwrap());
+    w.with(b, |st, now| st.unlisten(now, l).unwrap());
     w.run_for(Duration::from_millis(20));
     assert_eq!(w.state(b, half), None);
     let rst = w
@@ -587,7 +587,6 @@ fn unlisten_refuses_new_connections() {
 /// SYN-RCVD --CLOSE/snd FIN--> FIN-WAIT-1). A user-owned SYN-RECEIVED connection comes from a
 /// simultaneous open; closing it there still ends in an orderly close on both sides.
 #[test]
-#[ignore = "core bug: CLOSE in SYN-RECEIVED with nothing queued waits for ESTABLISHED instead of sending FIN and entering FIN-WAIT-1 (RFC 9293 §3.10.4)"]
 fn close_in_syn_received_sends_fin() {
     let mut w = World::seed();
     let (a, b) = (w.a(), w.b());
@@ -598,7 +597,7 @@ fn close_in_syn_received_sends_fin() {
     w.run_to_state(a, ca, State::SynRcvd, Duration::from_secs(1));
     assert_eq!(w.now(), Instant::from_millis(10));
     w.run_for(Duration::from_millis(5));
-    w.with(a, |s, _| s.shutdown(ca, Shutdown::Write).unwrap());
+    w.with(a, |s, now| s.shutdown(now, ca, Shutdown::Write).unwrap());
     w.dump();
     assert_eq!(w.state(a, ca), Some(State::FinWait1), "FIN-WAIT-1 at once");
     w.run_for(Duration::from_millis(1));
@@ -611,7 +610,7 @@ fn close_in_syn_received_sends_fin() {
     assert_eq!(fin.seq, CLIENT_ISN + 1);
     // The rest of the close is orderly.
     w.run_to_state(b, cb, State::CloseWait, Duration::from_secs(5));
-    w.with(b, |s, _| s.shutdown(cb, Shutdown::Write).unwrap());
+    w.with(b, |s, now| s.shutdown(now, cb, Shutdown::Write).unwrap());
     w.run_to_state(a, ca, State::TimeWait, Duration::from_secs(5));
     w.run_to_state(b, cb, State::Closed, Duration::from_secs(5));
     assert_eq!(w.closed_reason(b, cb), Some(None));
@@ -624,6 +623,78 @@ fn close_in_syn_received_sends_fin() {
             State::SynSent,
             State::SynRcvd,
             State::FinWait1
+        ]
+    );
+}
+
+/// RFC 9293 §3.10.4 with loss: the SYN-ACK and the FIN a CLOSE in SYN-RECEIVED sent are both
+/// lost. The retransmission goes back to SND.UNA = ISS, so the SYN-ACK leaves again before the
+/// FIN (the SYN precedes the FIN in sequence space); the peer's ACK of the SYN ends the handshake
+/// (Connected, although the state is FIN-WAIT-1), its ACK of the FIN moves us to FIN-WAIT-2, and
+/// the close is orderly.
+#[test]
+fn close_in_syn_received_retransmits_syn_then_fin() {
+    let mut w = World::seed();
+    let (a, b) = (w.a(), w.b());
+    let a_end = SocketAddr::new(w.a_ip, 40000);
+    let b_end = SocketAddr::new(w.b_ip, 50000);
+    let mut lost_synack = false;
+    let mut lost_fin = false;
+    w.set_drop_rule(
+        a,
+        Some(Box::new(move |x: &Seg| {
+            if x.flags.syn() && x.flags.ack() && !lost_synack {
+                lost_synack = true;
+                return true;
+            }
+            if x.flags.fin() && !lost_fin {
+                lost_fin = true;
+                return true;
+            }
+            false
+        })),
+    );
+    let ca = w.with(a, |s, now| s.connect(now, Some(a_end), b_end).unwrap());
+    let cb = w.with(b, |s, now| s.connect(now, Some(b_end), a_end).unwrap());
+    w.run_to_state(a, ca, State::SynRcvd, Duration::from_secs(1));
+    w.run_for(Duration::from_millis(5));
+    w.with(a, |s, now| s.shutdown(now, ca, Shutdown::Write).unwrap());
+    assert_eq!(w.state(a, ca), Some(State::FinWait1));
+    w.run_to_state(a, ca, State::FinWait2, Duration::from_secs(10));
+    w.run_to_state(b, cb, State::CloseWait, Duration::from_secs(1));
+    let dropped = w.tap_dropped(a).to_vec();
+    assert_eq!(dropped.len(), 2, "the SYN-ACK and the first FIN were lost");
+    assert_eq!(dropped[1].seq, CLIENT_ISN + 1);
+    // After the loss: the SYN-ACK at ISS again, then the FIN at ISS + 1.
+    let resent: Vec<(u32, bool, bool)> = w
+        .sent_by(a)
+        .iter()
+        .filter(|x| x.time > dropped[1].time && (x.flags.syn() || x.flags.fin()))
+        .map(|x| (x.seq, x.flags.syn(), x.flags.fin()))
+        .collect();
+    assert_eq!(
+        resent.get(..2),
+        Some(&[(CLIENT_ISN, true, false), (CLIENT_ISN + 1, false, true)][..]),
+        "{resent:?}"
+    );
+    assert!(
+        w.host(a).events.contains(&Event::Connected(ca)),
+        "the ACK of the SYN completes the open"
+    );
+    w.with(b, |s, now| s.shutdown(now, cb, Shutdown::Write).unwrap());
+    w.run_to_state(a, ca, State::TimeWait, Duration::from_secs(5));
+    w.run_to_state(b, cb, State::Closed, Duration::from_secs(5));
+    assert_eq!(w.closed_reason(b, cb), Some(None));
+    assert!(w.sent().iter().all(|x| !x.flags.rst()));
+    assert_eq!(
+        w.path(a, ca),
+        [
+            State::Closed,
+            State::SynSent,
+            State::SynRcvd,
+            State::FinWait1,
+            State::FinWait2,
+            State::TimeWait
         ]
     );
 }

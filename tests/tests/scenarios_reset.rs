@@ -40,7 +40,7 @@ fn abort_sends_rst_and_peer_sees_reset() {
     let (c, s) = w.establish();
     let n0 = w.sent().len();
     w.run_for(ms(70));
-    w.with(a, |st, _| st.abort(c).unwrap());
+    w.with(a, |st, now| st.abort(now, c).unwrap());
     assert_eq!(
         w.stack(a).connection_count(),
         0,
@@ -66,7 +66,7 @@ fn abort_sends_rst_and_peer_sees_reset() {
         Err(RecvError::Connection(ConnectionError::Reset))
     );
     assert_eq!(
-        w.with(b, |st, _| st.send(s, b"hello")),
+        w.with(b, |st, now| st.send(now, s, b"hello")),
         Err(SendError::Connection(ConnectionError::Reset))
     );
     assert_eq!(w.stack(b).error(s), Some(ConnectionError::Reset));
@@ -84,21 +84,21 @@ fn server_in(w: &mut World, target: State) -> (ConnId, ConnId) {
         State::FinWait1 => {
             // The FIN is lost (b -> a down), so it is never acknowledged.
             w.set_up(b, a, false);
-            w.with(b, |st, _| st.shutdown(s, Shutdown::Write).unwrap());
+            w.with(b, |st, now| st.shutdown(now, s, Shutdown::Write).unwrap());
             w.run_for(ms(1));
         }
         State::FinWait2 => {
-            w.with(b, |st, _| st.shutdown(s, Shutdown::Write).unwrap());
+            w.with(b, |st, now| st.shutdown(now, s, Shutdown::Write).unwrap());
             w.run_to_state(b, s, State::FinWait2, limit);
         }
         State::CloseWait => {
-            w.with(a, |st, _| st.shutdown(c, Shutdown::Write).unwrap());
+            w.with(a, |st, now| st.shutdown(now, c, Shutdown::Write).unwrap());
             w.run_to_state(b, s, State::CloseWait, limit);
         }
         State::Closing => {
             // The FINs cross (100 ms); the ACKs that would end CLOSING are cut on the way.
-            w.with(a, |st, _| st.shutdown(c, Shutdown::Write).unwrap());
-            w.with(b, |st, _| st.shutdown(s, Shutdown::Write).unwrap());
+            w.with(a, |st, now| st.shutdown(now, c, Shutdown::Write).unwrap());
+            w.with(b, |st, now| st.shutdown(now, s, Shutdown::Write).unwrap());
             w.run_to_state(b, s, State::Closing, limit);
             w.set_up(a, b, false);
             w.run_for(ms(15));
@@ -106,16 +106,16 @@ fn server_in(w: &mut World, target: State) -> (ConnId, ConnId) {
             w.set_up(b, a, false);
         }
         State::LastAck => {
-            w.with(a, |st, _| st.shutdown(c, Shutdown::Write).unwrap());
+            w.with(a, |st, now| st.shutdown(now, c, Shutdown::Write).unwrap());
             w.run_to_state(b, s, State::CloseWait, limit);
             w.set_up(b, a, false);
-            w.with(b, |st, _| st.shutdown(s, Shutdown::Write).unwrap());
+            w.with(b, |st, now| st.shutdown(now, s, Shutdown::Write).unwrap());
             w.run_for(ms(1));
         }
         State::TimeWait => {
-            w.with(b, |st, _| st.shutdown(s, Shutdown::Write).unwrap());
+            w.with(b, |st, now| st.shutdown(now, s, Shutdown::Write).unwrap());
             w.run_to_state(b, s, State::FinWait2, limit);
-            w.with(a, |st, _| st.shutdown(c, Shutdown::Write).unwrap());
+            w.with(a, |st, now| st.shutdown(now, c, Shutdown::Write).unwrap());
             w.run_to_state(b, s, State::TimeWait, limit);
         }
         other => panic!("no recipe for {other}"),
@@ -393,11 +393,11 @@ fn close_losing_data_resets() {
     let mut w = World::seed();
     let (a, b) = (w.a(), w.b());
     let (c, s) = w.establish();
-    w.with(b, |st, _| st.send(s, b"never read").unwrap());
+    w.with(b, |st, now| st.send(now, s, b"never read").unwrap());
     w.run_for(ms(100));
     assert_eq!(w.stack(a).info(c).unwrap().recv_queue, 10);
     let n0 = w.sent_by(a).len();
-    w.with(a, |st, _| st.close(c).unwrap());
+    w.with(a, |st, now| st.close(now, c).unwrap());
     w.run_for(ms(50));
     let out = w.sent_by(a);
     assert_eq!(out.len(), n0 + 1);
@@ -410,11 +410,11 @@ fn close_losing_data_resets() {
     // Data arriving after close(): the client closed (FIN sent, FIN-WAIT-2), the server then sends.
     let mut w = World::seed();
     let (c, s) = w.establish();
-    w.with(a, |st, _| st.close(c).unwrap());
+    w.with(a, |st, now| st.close(now, c).unwrap());
     w.run_to_state(b, s, State::CloseWait, Duration::from_secs(1));
     w.run_for(ms(20));
     assert_eq!(w.state(a, c), Some(State::FinWait2));
-    w.with(b, |st, _| st.send(s, b"too late").unwrap());
+    w.with(b, |st, now| st.send(now, s, b"too late").unwrap());
     w.run_for(ms(100));
     let rst = w
         .sent_by(a)

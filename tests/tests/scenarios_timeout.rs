@@ -33,7 +33,10 @@ fn established_connection_times_out_after_max_retries() {
     let rto = w.stack(a).info(c).unwrap().rto;
     // RTT 20 ms measured on the handshake: the 200 ms floor applies (RFC 6298 §2.4 allows it).
     assert_eq!(rto, ms(200));
-    assert_eq!(w.with(a, |st, _| st.send(c, b"are you there?")), Ok(14));
+    assert_eq!(
+        w.with(a, |st, now| st.send(now, c, b"are you there?")),
+        Ok(14)
+    );
     w.run_for(Duration::from_secs(30));
     let data: Vec<Seg> = w.sent_by(a).into_iter().filter(|x| x.len > 0).collect();
     assert_eq!(data.len(), 6, "the segment and max_retries retransmissions");
@@ -61,7 +64,7 @@ fn established_connection_times_out_after_max_retries() {
         Err(RecvError::Connection(ConnectionError::TimedOut))
     );
     assert_eq!(
-        w.with(a, |st, _| st.send(c, b"x")),
+        w.with(a, |st, now| st.send(now, c, b"x")),
         Err(SendError::Connection(ConnectionError::TimedOut))
     );
     // A connection that gives up sends no RST into the void (nothing but the retransmissions).
@@ -99,7 +102,7 @@ fn rto_is_three_seconds_after_a_retransmitted_syn() {
     );
     w.net.partition(a, b);
     let t0 = w.now();
-    w.with(a, |st, _| st.send(c, b"data").unwrap());
+    w.with(a, |st, now| st.send(now, c, b"data").unwrap());
     w.run_for(Duration::from_secs(5));
     w.dump();
     let data: Vec<Seg> = w.sent_by(a).into_iter().filter(|x| x.len > 0).collect();
@@ -272,4 +275,32 @@ fn keepalive_starts_on_connection_idle_since_handshake() {
     assert_eq!(probes(&mut w, b).first(), Some(&10_030));
     assert!(w.stack(a).info(c).unwrap().counters.keepalive_probes >= 1);
     assert!(w.stack(b).info(s).unwrap().counters.keepalive_probes >= 1);
+}
+
+/// RFC 1122 §4.2.3.6: keepalive turned on by the user long after the last segment idles from
+/// the call, not from the stack's last packet or timer: turned on at 100 s on a connection quiet
+/// since 100 ms, the first probe leaves at 110 s (not at once), then every `idle` after each
+/// answer.
+#[test]
+fn set_keepalive_idles_from_the_call() {
+    let mut w = World::new(
+        config(CLIENT_ISN),
+        config(SERVER_ISN),
+        LinkConfig::default().with_delay(ms(10)),
+    );
+    let a = w.a();
+    let (c, s) = w.establish();
+    exchange(&mut w, c, s);
+    w.run_to(Instant::from_secs(100));
+    let n0 = w.sent_by(a).len();
+    w.with(a, |st, now| st.set_keepalive(now, c, Some(keepalive())))
+        .unwrap();
+    w.run_for(Duration::from_secs(15));
+    let probes: Vec<u64> = w.sent_by(a)[n0..]
+        .iter()
+        .map(|x| x.time.total_millis())
+        .collect();
+    assert_eq!(probes, [110_000], "one probe, `idle` after the call");
+    assert_eq!(w.stack(a).info(c).unwrap().counters.keepalive_probes, 1);
+    assert_eq!(w.state(a, c), Some(State::Established));
 }

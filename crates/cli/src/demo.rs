@@ -312,7 +312,8 @@ fn basic(d: &mut Demo, lossy: bool) -> io::Result<()> {
     };
     let mut sent = 0;
     while sent < request.len() {
-        match d.stack(client).send(conn, &request[sent..]) {
+        let now = d.net.now();
+        match d.stack(client).send(now, conn, &request[sent..]) {
             Ok(n) => sent += n,
             Err(e) => return Err(io::Error::other(format!("send: {e}"))),
         }
@@ -335,12 +336,14 @@ fn basic(d: &mut Demo, lossy: bool) -> io::Result<()> {
     d.say(&format!(
         "{saddr} received {got} bytes, replies and keeps the connection open"
     ))?;
-    let _ = d.stack(server).send(sconn, b"world\n");
+    let now = d.net.now();
+    let _ = d.stack(server).send(now, sconn, b"world\n");
     d.run_until(Duration::from_secs(60), |d| {
         d.read_all(client, conn).len() == 6
     })?;
     d.say(&format!("{caddr} received 6 bytes, close()"))?;
-    let _ = d.stack(client).close(conn);
+    let now = d.net.now();
+    let _ = d.stack(client).close(now, conn);
     d.print_events()?;
     let mut server_closed = false;
     d.run_until(Duration::from_secs(300), |d| {
@@ -351,7 +354,8 @@ fn basic(d: &mut Demo, lossy: bool) -> io::Result<()> {
                 "{} # {saddr} read end of stream, close()",
                 d.net.now()
             );
-            let _ = d.stack(server).close(sconn);
+            let now = d.net.now();
+            let _ = d.stack(server).close(now, sconn);
             let _ = d.print_events();
         }
         server_closed && d.state_is_gone(client, conn) && d.state_is_gone(server, sconn)
@@ -367,8 +371,9 @@ fn simultaneous_open(d: &mut Demo) -> io::Result<()> {
         established(d, client, a) && established(d, server, b)
     })?;
     d.say("both ends ESTABLISHED; both close()")?;
-    let _ = d.stack(client).close(a);
-    let _ = d.stack(server).close(b);
+    let now = d.net.now();
+    let _ = d.stack(client).close(now, a);
+    let _ = d.stack(server).close(now, b);
     d.print_events()?;
     d.run_until(Duration::from_secs(300), |d| {
         d.state_is_gone(client, a) && d.state_is_gone(server, b)
@@ -396,8 +401,9 @@ fn simultaneous_close(d: &mut Demo) -> io::Result<()> {
     let (conn, sconn) = open_pair(d)?;
     let (client, server) = (d.client, d.server);
     d.say("both ends close() at the same moment")?;
-    let _ = d.stack(client).close(conn);
-    let _ = d.stack(server).close(sconn);
+    let now = d.net.now();
+    let _ = d.stack(client).close(now, conn);
+    let _ = d.stack(server).close(now, sconn);
     d.print_events()?;
     d.run_until(Duration::from_secs(300), |d| {
         d.state_is_gone(client, conn) && d.state_is_gone(server, sconn)
@@ -408,8 +414,9 @@ fn simultaneous_close(d: &mut Demo) -> io::Result<()> {
 fn half_close(d: &mut Demo) -> io::Result<()> {
     let (conn, sconn) = open_pair(d)?;
     let (client, server, caddr, saddr) = (d.client, d.server, d.client_addr, d.server_addr);
-    let _ = d.stack(client).send(conn, b"GET /\n");
-    let _ = d.stack(client).shutdown(conn, Shutdown::Write);
+    let now = d.net.now();
+    let _ = d.stack(client).send(now, conn, b"GET /\n");
+    let _ = d.stack(client).shutdown(now, conn, Shutdown::Write);
     d.say(&format!(
         "{caddr} send(6 bytes), shutdown(Write): no more data from the client"
     ))?;
@@ -423,7 +430,8 @@ fn half_close(d: &mut Demo) -> io::Result<()> {
         eof
     })?;
     let reply = vec![b'x'; 4000];
-    let _ = d.stack(server).send(sconn, &reply);
+    let now = d.net.now();
+    let _ = d.stack(server).send(now, sconn, &reply);
     d.say(&format!(
         "{saddr} got end of stream, still sends 4000 bytes toward the half-closed client"
     ))?;
@@ -435,13 +443,15 @@ fn half_close(d: &mut Demo) -> io::Result<()> {
     d.say(&format!(
         "{caddr} received {got} bytes in FIN_WAIT_2; {saddr} close()"
     ))?;
-    let _ = d.stack(server).close(sconn);
+    let now = d.net.now();
+    let _ = d.stack(server).close(now, sconn);
     d.print_events()?;
     let mut closed = false;
     d.run_until(Duration::from_secs(300), |d| {
         if !closed && d.stack(client).recv(conn, &mut [0u8; 8]) == Ok(0) {
             closed = true;
-            let _ = d.stack(client).close(conn);
+            let now = d.net.now();
+            let _ = d.stack(client).close(now, conn);
         }
         d.state_is_gone(client, conn) && d.state_is_gone(server, sconn)
     })?;
@@ -465,7 +475,8 @@ fn reset(d: &mut Demo) -> io::Result<()> {
     let (conn, sconn) = open_pair(d)?;
     let (client, server, caddr) = (d.client, d.server, d.client_addr);
     d.say(&format!("{caddr} abort(): RST instead of FIN"))?;
-    let _ = d.stack(client).abort(conn);
+    let now = d.net.now();
+    let _ = d.stack(client).abort(now, conn);
     d.print_events()?;
     d.run_until(Duration::from_secs(60), |d| {
         d.net.host(server).state(sconn) == Some(synack_core::State::Closed)

@@ -24,7 +24,8 @@ pub enum Event {
         /// When.
         at: Instant,
     },
-    /// An active open completed (SYN_SENT or SYN_RCVD to ESTABLISHED).
+    /// An active open completed (SYN_SENT or SYN_RCVD to ESTABLISHED; or the peer acknowledged
+    /// our SYN in FIN_WAIT_1, after a close in SYN_RCVD).
     Connected(ConnId),
     /// A listener has a connection ready for `accept`.
     Incoming(ListenerId),

@@ -111,7 +111,6 @@ pub struct Stack {
     ready: VecDeque<ConnId>,
     timers: BinaryHeap<Reverse<(Instant, u32, u32)>>,
     stats: Stats,
-    now: Instant,
 }
 
 impl fmt::Debug for Stack {
@@ -146,7 +145,6 @@ impl Stack {
             ready: VecDeque::new(),
             timers: BinaryHeap::new(),
             stats: Stats::default(),
-            now: Instant::ZERO,
         }
     }
 
@@ -185,7 +183,6 @@ impl Stack {
 
     /// One IP packet from the network.
     pub fn handle_packet(&mut self, now: Instant, packet: &[u8]) {
-        self.now = now;
         self.stats.packets_in += 1;
         let ip = match parse_ip(packet) {
             Ok(ip) => ip,
@@ -241,7 +238,7 @@ impl Stack {
                 self.stats.accept_queue_overflows += 1;
                 return;
             } else {
-                self.with_conn(id, |tcb, cx| tcb.on_segment(cx, &seg));
+                self.with_conn(now, id, |tcb, cx| tcb.on_segment(cx, &seg));
                 return;
             }
         }
@@ -371,7 +368,7 @@ impl Stack {
             l.half_open += 1;
         }
         self.stats.passive_opens += 1;
-        self.with_conn(id, |tcb, cx| tcb.open_passive(cx, seg));
+        self.with_conn(now, id, |tcb, cx| tcb.open_passive(cx, seg));
     }
 
     fn choose_isn(&self, now: Instant, tuple: FourTuple) -> SeqNumber {
@@ -415,33 +412,53 @@ impl Stack {
         id
     }
 
-    /// Runs `f` on a connection with a context, then does the bookkeeping every change needs:
+    /// Runs `f` on a connection with a context whose clock reads `now` (the time of the call
+    /// that got us here: the stack keeps no clock of its own, so a user call made long after the
+    /// last packet still acts at its own time), then does the bookkeeping every change needs:
     /// listener queues, removal of finished connections, the send queue and the timer heap.
-    fn with_conn<R>(&mut self, id: ConnId, f: impl FnOnce(&mut Tcb, &mut Cx) -> R) -> Option<R> {
-        self.with_conn_requeue(id, true, f)
+    fn with_conn<R>(
+        &mut self,
+        now: Instant,
+        id: ConnId,
+        f: impl FnOnce(&mut Tcb, &mut Cx) -> R,
+    ) -> Option<R> {
+        self.with_conn_requeue(now, id, true, f)
     }
 
     /// As `with_conn`; `requeue` false leaves the connection out of the send queue (it just said
     /// it has nothing to send).
     fn with_conn_requeue<R>(
         &mut self,
+        now: Instant,
         id: ConnId,
         requeue: bool,
         f: impl FnOnce(&mut Tcb, &mut Cx) -> R,
     ) -> Option<R> {
         let slot = self.conns.get_mut(id.index, id.gen)?;
         let mut cx = Cx {
-            now: self.now,
+            now,
             config: &self.config,
             events: &mut self.events,
             control: &mut self.control,
         };
         let r = f(&mut slot.tcb, &mut cx);
-        self.after_change(id, requeue);
+        self.settle_owner(now, id);
+        self.reschedule(id, requeue);
         Some(r)
     }
 
-    fn after_change(&mut self, id: ConnId, requeue: bool) {
+    /// Runs `f`, which neither reads the clock nor changes the connection's state, on a
+    /// connection, then requeues it and refreshes its timer entry (for `recv` and settings).
+    fn with_tcb<R>(&mut self, id: ConnId, f: impl FnOnce(&mut Tcb) -> R) -> Option<R> {
+        let slot = self.conns.get_mut(id.index, id.gen)?;
+        let r = f(&mut slot.tcb);
+        self.reschedule(id, true);
+        Some(r)
+    }
+
+    /// A passive connection that finished its handshake moves to its listener's accept queue,
+    /// or is reset if there is no room.
+    fn settle_owner(&mut self, now: Instant, id: ConnId) {
         let Some(slot) = self.conns.get_mut(id.index, id.gen) else {
             return;
         };
@@ -464,7 +481,7 @@ impl Stack {
                     // No room (or the listener is gone): reset rather than leave it unowned.
                     self.stats.accept_queue_overflows += 1;
                     let mut cx = Cx {
-                        now: self.now,
+                        now,
                         config: &self.config,
                         events: &mut self.events,
                         control: &mut self.control,
@@ -473,6 +490,11 @@ impl Stack {
                 }
             }
         }
+    }
+
+    /// Frees a finished connection; otherwise queues it to send (when `requeue`) and keeps its
+    /// entry in the timer heap at or before its deadline.
+    fn reschedule(&mut self, id: ConnId, requeue: bool) {
         let Some(slot) = self.conns.get_mut(id.index, id.gen) else {
             return;
         };
@@ -519,7 +541,6 @@ impl Stack {
 
     /// Fires every timer due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
-        self.now = now;
         while let Some(&Reverse((at, index, gen))) = self.timers.peek() {
             if at > now {
                 break;
@@ -535,10 +556,10 @@ impl Stack {
                 _ => continue,
             };
             if due {
-                self.with_conn_requeue(id, true, |tcb, cx| tcb.on_timeout(cx));
+                self.with_conn_requeue(now, id, true, |tcb, cx| tcb.on_timeout(cx));
             } else {
                 // The deadline moved later since this entry was pushed: re-arm at the real one.
-                self.after_change(id, false);
+                self.reschedule(id, false);
             }
         }
     }
@@ -551,7 +572,6 @@ impl Stack {
     /// Writes the next outgoing IP packet into `buf` (which should hold at least the MTU).
     #[must_use]
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
-        self.now = now;
         if let Some(c) = self.control.pop_front() {
             if let Some(len) = emit_control(&c, self.config.hop_limit, buf) {
                 self.stats.packets_out += 1;
@@ -582,7 +602,9 @@ impl Stack {
             slot.ready = false;
             let remote = slot.tcb.remote.ip();
             let mut produced = None;
-            self.with_conn_requeue(id, false, |tcb, cx| produced = tcb.poll_transmit(cx, buf));
+            self.with_conn_requeue(now, id, false, |tcb, cx| {
+                produced = tcb.poll_transmit(cx, buf)
+            });
             if let Some(len) = produced {
                 // It may have more: back of the queue, so connections take turns.
                 if let Some(slot) = self.conns.get_mut(id.index, id.gen) {
@@ -625,8 +647,7 @@ impl Stack {
                     return;
                 };
                 self.stats.icmp_errors += 1;
-                let _ = now;
-                self.with_conn(id, |tcb, cx| tcb.on_icmp_error(cx, &err));
+                self.with_conn(now, id, |tcb, cx| tcb.on_icmp_error(cx, &err));
             }
             Ok(icmp::Incoming::Ignored) => {}
             Err(reason) => self.stats.drop(reason),
@@ -673,8 +694,8 @@ impl Stack {
         self.listeners.get(lid.index, lid.gen).map(|l| l.addr)
     }
 
-    /// Stops listening; queued and half-open connections are reset.
-    pub fn unlisten(&mut self, lid: ListenerId) -> Result<(), InvalidHandle> {
+    /// Stops listening at `now`; queued and half-open connections are reset.
+    pub fn unlisten(&mut self, now: Instant, lid: ListenerId) -> Result<(), InvalidHandle> {
         let listener = self
             .listeners
             .remove(lid.index, lid.gen)
@@ -687,7 +708,7 @@ impl Stack {
             .map(|(index, gen, _)| ConnId { index, gen })
             .collect();
         for id in owned {
-            self.with_conn(id, |tcb, cx| {
+            self.with_conn(now, id, |tcb, cx| {
                 tcb.owner = Owner::Orphan;
                 tcb.abort(cx)
             });
@@ -703,7 +724,6 @@ impl Stack {
         local: Option<SocketAddr>,
         remote: SocketAddr,
     ) -> Result<ConnId, ConnectError> {
-        self.now = now;
         if remote.port() == 0 || !is_unicast(remote.ip()) {
             return Err(ConnectError::InvalidAddress);
         }
@@ -751,7 +771,7 @@ impl Stack {
         let iss = self.choose_isn(now, tuple);
         let id = self.insert_conn(tuple, iss, now, Owner::User);
         self.stats.active_opens += 1;
-        self.with_conn(id, |tcb, cx| tcb.open_active(cx));
+        self.with_conn(now, id, |tcb, cx| tcb.open_active(cx));
         Ok(id)
     }
 
@@ -759,21 +779,28 @@ impl Stack {
         self.conns.get(id.index, id.gen).map(|s| &*s.tcb)
     }
 
-    /// Queues data; returns how much fit.
-    pub fn send(&mut self, id: ConnId, data: &[u8]) -> Result<usize, SendError> {
-        self.with_conn(id, |tcb, cx| tcb.send(cx, data))
+    /// Queues data at `now` (data queued into a closed window arms the persist timer); returns
+    /// how much fit.
+    pub fn send(&mut self, now: Instant, id: ConnId, data: &[u8]) -> Result<usize, SendError> {
+        self.with_conn(now, id, |tcb, cx| tcb.send(cx, data))
             .unwrap_or(Err(SendError::InvalidHandle))
     }
 
-    /// Reads data. Ok(0) is end of stream.
+    /// Reads data. Ok(0) is end of stream. (No clock: reading arms no timer; a window update it
+    /// makes due leaves on the next `poll_transmit`.)
     pub fn recv(&mut self, id: ConnId, buf: &mut [u8]) -> Result<usize, RecvError> {
-        self.with_conn(id, |tcb, cx| tcb.recv(cx, buf))
+        self.with_tcb(id, |tcb| tcb.recv(buf))
             .unwrap_or(Err(RecvError::InvalidHandle))
     }
 
-    /// Shuts down one or both directions.
-    pub fn shutdown(&mut self, id: ConnId, how: Shutdown) -> Result<(), InvalidHandle> {
-        self.with_conn(id, |tcb, cx| {
+    /// Shuts down one or both directions at `now`.
+    pub fn shutdown(
+        &mut self,
+        now: Instant,
+        id: ConnId,
+        how: Shutdown,
+    ) -> Result<(), InvalidHandle> {
+        self.with_conn(now, id, |tcb, cx| {
             if matches!(how, Shutdown::Read | Shutdown::Both) {
                 tcb.shutdown_read();
             }
@@ -784,15 +811,16 @@ impl Stack {
         .ok_or(InvalidHandle)
     }
 
-    /// Closes the connection and gives up the handle; the connection finishes on its own.
-    pub fn close(&mut self, id: ConnId) -> Result<(), InvalidHandle> {
-        self.with_conn(id, |tcb, cx| tcb.close(cx))
+    /// Closes the connection at `now` and gives up the handle; the connection finishes on its
+    /// own (an orphan's FIN-WAIT-2 limit counts from `now`).
+    pub fn close(&mut self, now: Instant, id: ConnId) -> Result<(), InvalidHandle> {
+        self.with_conn(now, id, |tcb, cx| tcb.close(cx))
             .ok_or(InvalidHandle)
     }
 
-    /// Resets the connection (RST) and gives up the handle.
-    pub fn abort(&mut self, id: ConnId) -> Result<(), InvalidHandle> {
-        self.with_conn(id, |tcb, cx| {
+    /// Resets the connection (RST) at `now` and gives up the handle.
+    pub fn abort(&mut self, now: Instant, id: ConnId) -> Result<(), InvalidHandle> {
+        self.with_conn(now, id, |tcb, cx| {
             tcb.owner = Owner::Orphan;
             tcb.abort(cx)
         })
@@ -836,18 +864,18 @@ impl Stack {
 
     /// Turns Nagle's algorithm off (true) or on.
     pub fn set_nodelay(&mut self, id: ConnId, nodelay: bool) -> Result<(), InvalidHandle> {
-        self.with_conn(id, |tcb, _| tcb.nodelay = nodelay)
+        self.with_tcb(id, |tcb| tcb.nodelay = nodelay)
             .ok_or(InvalidHandle)
     }
 
-    /// Turns keepalive on (Some) or off.
+    /// Turns keepalive on (Some; the idle time counts from `now`) or off.
     pub fn set_keepalive(
         &mut self,
+        now: Instant,
         id: ConnId,
         keepalive: Option<Keepalive>,
     ) -> Result<(), InvalidHandle> {
-        let now = self.now;
-        self.with_conn(id, |tcb, _| tcb.set_keepalive(now, keepalive))
+        self.with_conn(now, id, |tcb, _| tcb.set_keepalive(now, keepalive))
             .ok_or(InvalidHandle)
     }
 
@@ -923,7 +951,7 @@ fn emit_control(c: &ControlSegment, hop_limit: u8, buf: &mut [u8]) -> Option<usi
     Some(total)
 }
 
-/// A connection handle bound to its stack, for chained calls: `stack.conn(id).send(b"hi")`.
+/// A connection handle bound to its stack, for chained calls: `stack.conn(id).send(now, b"hi")`.
 #[derive(Debug)]
 pub struct Conn<'a> {
     stack: &'a mut Stack,
@@ -943,24 +971,24 @@ impl Conn<'_> {
         self.id
     }
     /// See [`Stack::send`].
-    pub fn send(&mut self, data: &[u8]) -> Result<usize, SendError> {
-        self.stack.send(self.id, data)
+    pub fn send(&mut self, now: Instant, data: &[u8]) -> Result<usize, SendError> {
+        self.stack.send(now, self.id, data)
     }
     /// See [`Stack::recv`].
     pub fn recv(&mut self, buf: &mut [u8]) -> Result<usize, RecvError> {
         self.stack.recv(self.id, buf)
     }
     /// See [`Stack::shutdown`].
-    pub fn shutdown(&mut self, how: Shutdown) -> Result<(), InvalidHandle> {
-        self.stack.shutdown(self.id, how)
+    pub fn shutdown(&mut self, now: Instant, how: Shutdown) -> Result<(), InvalidHandle> {
+        self.stack.shutdown(now, self.id, how)
     }
     /// See [`Stack::close`].
-    pub fn close(self) -> Result<(), InvalidHandle> {
-        self.stack.close(self.id)
+    pub fn close(self, now: Instant) -> Result<(), InvalidHandle> {
+        self.stack.close(now, self.id)
     }
     /// See [`Stack::abort`].
-    pub fn abort(self) -> Result<(), InvalidHandle> {
-        self.stack.abort(self.id)
+    pub fn abort(self, now: Instant) -> Result<(), InvalidHandle> {
+        self.stack.abort(now, self.id)
     }
     /// See [`Stack::state`].
     pub fn state(&self) -> Option<State> {
@@ -973,6 +1001,14 @@ impl Conn<'_> {
     /// See [`Stack::set_nodelay`].
     pub fn set_nodelay(&mut self, nodelay: bool) -> Result<(), InvalidHandle> {
         self.stack.set_nodelay(self.id, nodelay)
+    }
+    /// See [`Stack::set_keepalive`].
+    pub fn set_keepalive(
+        &mut self,
+        now: Instant,
+        keepalive: Option<Keepalive>,
+    ) -> Result<(), InvalidHandle> {
+        self.stack.set_keepalive(now, self.id, keepalive)
     }
     /// See [`Stack::local_addr`].
     pub fn local_addr(&self) -> Option<SocketAddr> {

@@ -563,7 +563,7 @@ impl World {
             for f in flows.iter_mut() {
                 let (h, c) = f.src;
                 while f.sent < f.data.len() {
-                    match self.with(h, |s, _| s.send(c, &f.data[f.sent..])) {
+                    match self.with(h, |s, now| s.send(now, c, &f.data[f.sent..])) {
                         Ok(n) if n > 0 => f.sent += n,
                         _ => break,
                     }

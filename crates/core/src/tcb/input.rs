@@ -152,14 +152,7 @@ impl Tcb {
 
     fn become_established(&mut self, cx: &mut Cx) {
         self.set_state(cx, State::Established);
-        if self.syn_retransmitted {
-            self.rtt.on_syn_timeout_handshake_done();
-        }
-        // Keepalive idles from here: the handshake was the last sign of life.
-        self.touch_keepalive(cx.now);
-        if !self.passive {
-            cx.events.push_back(Event::Connected(self.id));
-        }
+        self.handshake_done(cx);
         if self.fin_queued {
             // RFC 9293 §3.10.4: a CLOSE issued in SYN-RECEIVED waits for ESTABLISHED, then the
             // FIN goes out and we are in FIN-WAIT-1.
@@ -169,6 +162,18 @@ impl Tcb {
         if self.write_blocked || self.send.free() > 0 {
             self.write_blocked = false;
             cx.events.push_back(Event::Writable(self.id));
+        }
+    }
+
+    /// Our SYN was acknowledged: the handshake is over.
+    fn handshake_done(&mut self, cx: &mut Cx) {
+        if self.syn_retransmitted {
+            self.rtt.on_syn_timeout_handshake_done();
+        }
+        // Keepalive idles from here: the handshake was the last sign of life.
+        self.touch_keepalive(cx.now);
+        if !self.passive {
+            cx.events.push_back(Event::Connected(self.id));
         }
     }
 
@@ -266,6 +271,10 @@ impl Tcb {
                 ));
                 return;
             }
+        } else if !self.syn_acked() && seg.ack > self.snd_una && seg.ack <= self.snd_max {
+            // RFC 9293 §3.10.4: a CLOSE in SYN-RECEIVED went on to FIN-WAIT-1 without waiting;
+            // this ACK of our SYN ends the handshake all the same.
+            self.handshake_done(cx);
         }
         if seg.ack > self.snd_max {
             // "If the ACK acks something not yet sent (SEG.ACK > SND.NXT) then send an ACK, drop

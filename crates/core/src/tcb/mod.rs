@@ -405,9 +405,10 @@ impl Tcb {
         self.snd_max.distance_from(self.snd_una)
     }
 
-    /// Sequence number just past the last byte of queued data (valid once our SYN is acked).
+    /// Sequence number just past the last byte of queued data (our SYN, while unacknowledged,
+    /// comes before it).
     fn data_end(&self) -> SeqNumber {
-        self.snd_una + self.send.len() as u32
+        self.snd_una + u32::from(!self.syn_acked()) + self.send.len() as u32
     }
 
     fn syn_acked(&self) -> bool {

@@ -25,21 +25,26 @@ impl Tcb {
     fn next_outgoing(&mut self) -> Option<Outgoing> {
         match self.state {
             State::Closed | State::Listen => return None,
-            State::SynSent | State::SynRcvd if self.snd_nxt == self.iss => {
-                // RFC 9293 §3.10.1 / §3.10.7.2: <SEQ=ISS><CTL=SYN>, or SYN,ACK in SYN-RECEIVED.
-                let flags = if self.state == State::SynRcvd {
-                    TcpFlags::SYN | TcpFlags::ACK
-                } else {
-                    TcpFlags::SYN
-                };
+            State::SynSent if self.snd_nxt == self.iss => {
+                // RFC 9293 §3.10.1: <SEQ=ISS><CTL=SYN>.
                 return Some(Outgoing {
                     seq: self.iss,
-                    flags,
+                    flags: TcpFlags::SYN,
                     len: 0,
                 });
             }
             // Until the peer answers our SYN there is nothing else to say.
             State::SynSent => return None,
+            _ if !self.syn_acked() && self.snd_nxt == self.iss => {
+                // RFC 9293 §3.10.7.2: <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK> in SYN-RECEIVED, and
+                // in FIN-WAIT-1 entered from it (§3.10.4) before our SYN was acknowledged: a
+                // retransmission starts again from the SYN.
+                return Some(Outgoing {
+                    seq: self.iss,
+                    flags: TcpFlags::SYN | TcpFlags::ACK,
+                    len: 0,
+                });
+            }
             _ => {}
         }
         if self.handshake_ack_pending {
@@ -52,7 +57,9 @@ impl Tcb {
                 len: 0,
             });
         }
-        if self.syn_acked() && self.state != State::TimeWait {
+        // RFC 9293 §3.10.2: nothing but the SYN leaves before the handshake completes, except the
+        // FIN of a CLOSE in SYN-RECEIVED (§3.10.4), whose state is past ESTABLISHED already.
+        if self.state.is_synchronized() && self.state != State::TimeWait {
             if self.retransmit_now {
                 self.retransmit_now = false;
                 if let Some(out) = self.fast_retransmit_segment() {

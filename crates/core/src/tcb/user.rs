@@ -51,7 +51,7 @@ impl Tcb {
     }
 
     /// RFC 9293 §3.10.3 RECEIVE. Ok(0) means end of stream (the peer's FIN, all data read).
-    pub(crate) fn recv(&mut self, cx: &mut Cx, buf: &mut [u8]) -> Result<usize, RecvError> {
+    pub(crate) fn recv(&mut self, buf: &mut [u8]) -> Result<usize, RecvError> {
         let n = self.recv.read(buf);
         if n > 0 {
             if self.recv.readable() == 0 {
@@ -74,10 +74,7 @@ impl Tcb {
             | State::SynRcvd
             | State::Established
             | State::FinWait1
-            | State::FinWait2 => {
-                let _ = cx;
-                Err(RecvError::WouldBlock)
-            }
+            | State::FinWait2 => Err(RecvError::WouldBlock),
             State::Closed | State::Listen => Err(RecvError::NotConnected),
             // The FIN was processed in every remaining state.
             _ => Ok(0),
@@ -94,8 +91,15 @@ impl Tcb {
                 // RFC 9293 §3.10.4: CLOSE in SYN-SENT deletes the TCB. As shutdown it waits.
                 self.fin_queued = true;
             }
-            // RFC 9293 §3.10.4: in SYN-RECEIVED the FIN waits for ESTABLISHED.
-            State::SynRcvd => self.fin_queued = true,
+            State::SynRcvd => {
+                // RFC 9293 §3.10.4 (CLOSE, SYN-RECEIVED): "If no SENDs have been issued and there
+                // is no pending data to send, then form a FIN segment and send it, and enter
+                // FIN-WAIT-1 state; otherwise, queue for processing after entering ESTABLISHED".
+                self.fin_queued = true;
+                if self.send.is_empty() {
+                    self.set_state(cx, State::FinWait1);
+                }
+            }
             State::Established => {
                 self.fin_queued = true;
                 self.set_state(cx, State::FinWait1);
