@@ -348,7 +348,8 @@ impl Net {
             .map(|(id, _)| id)
             .collect();
         for &id in &ids {
-            let _ = inner.stack.abort(id);
+            let now = inner.now();
+            let _ = inner.stack.abort(now, id);
         }
         self.shared.after_user_call(&mut inner);
         ids.len()

@@ -71,7 +71,8 @@ impl TcpListener {
 impl Drop for TcpListener {
     fn drop(&mut self) {
         let mut inner = self.shared.lock();
-        let _ = inner.stack.unlisten(self.id);
+        let now = inner.now();
+        let _ = inner.stack.unlisten(now, self.id);
         self.shared.after_user_call(&mut inner);
     }
 }
@@ -103,10 +104,11 @@ impl Drop for Handle {
     fn drop(&mut self) {
         let abort = self.options().linger == Some(Duration::ZERO);
         let mut inner = self.shared.lock();
+        let now = inner.now();
         if abort {
-            let _ = inner.stack.abort(self.id);
+            let _ = inner.stack.abort(now, self.id);
         } else {
-            let _ = inner.stack.close(self.id);
+            let _ = inner.stack.close(now, self.id);
         }
         self.shared.after_user_call(&mut inner);
     }
@@ -230,7 +232,8 @@ impl TcpStream {
             std::net::Shutdown::Both => Shutdown::Both,
         };
         let mut inner = self.shared().lock();
-        inner.stack.shutdown(self.id(), how)?;
+        let now = inner.now();
+        inner.stack.shutdown(now, self.id(), how)?;
         self.shared().after_user_call(&mut inner);
         Ok(())
     }
@@ -289,7 +292,8 @@ impl TcpStream {
     pub fn abort(&self) -> io::Result<()> {
         let mut inner = self.shared().lock();
         // The core gives up the handle on abort; later calls on it report NotConnected.
-        inner.stack.abort(self.id())?;
+        let now = inner.now();
+        inner.stack.abort(now, self.id())?;
         self.shared().after_user_call(&mut inner);
         Ok(())
     }
@@ -316,7 +320,7 @@ impl TcpStream {
         self.shared().wait_for(
             deadline_after(timeout),
             io::ErrorKind::WouldBlock,
-            |inner| match inner.stack.send(id, buf) {
+            |inner| match inner.stack.send(inner.now(), id, buf) {
                 Ok(0) | Err(SendError::WouldBlock) => None,
                 Ok(n) => Some(Ok(n)),
                 Err(SendError::NotConnected) if inner.stack.state(id) == Some(State::SynSent) => {
