@@ -14,6 +14,9 @@
 //!   cycle ends when both stacks hold no connection at all, so the TIME_WAIT timer firing and the
 //!   connection's removal are inside the measurement. The virtual clock jumps over TIME_WAIT
 //!   (2 × MSL, MSL configurable), so its length costs no wall time.
+//!
+//! The `tun` subcommand ([`tun`]) is the one benchmark on real devices: synack against the Linux
+//! kernel over a TUN device, beside kernel against kernel over a veth pair.
 #![forbid(unsafe_code)]
 
 pub mod apps;
@@ -22,6 +25,7 @@ pub mod fifo;
 pub mod pattern;
 pub mod report;
 pub mod sim;
+pub mod tun;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;

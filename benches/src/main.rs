@@ -1,6 +1,11 @@
 //! `cargo run --release -p synack-bench -- [--quick] ...`: see `synack_bench::report`.
+//! `cargo run --release -p synack-bench -- tun [--quick] ...` (as root): see `synack_bench::tun`.
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    std::process::exit(synack_bench::run_cli(&args));
+    let code = match args.split_first() {
+        Some((first, rest)) if first == "tun" => synack_bench::tun::run_cli(rest),
+        _ => synack_bench::run_cli(&args),
+    };
+    std::process::exit(code);
 }
