@@ -22,6 +22,11 @@ use synack_core::{Config, ConnId, Event, Instant, Stack, State, Stats};
 const RX_BATCH: usize = 64;
 /// Largest packet the runtime reads or writes (a 64 KB IP datagram, with room to spare).
 const MAX_PACKET: usize = 65536 + 256;
+/// Packets written per flush while holding the lock. Each TUN write runs the kernel's receive
+/// path inline, which queues the kernel's answers (ACKs) for us on the device's queue (500
+/// packets by default, dropped beyond). Bounding the burst lets the driver read those answers
+/// between bursts; the rest of the output waits in the stack for the driver's next turn.
+const TX_BURST: usize = 64;
 
 /// Which way a packet went.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -133,14 +138,19 @@ impl Inner {
         self.clock.now()
     }
 
-    /// Writes everything the stack wants to send and reports events to the observers. Returns
-    /// whether there were events (someone may be waiting for them).
-    fn flush(&mut self, device: &dyn Device) -> bool {
+    /// Writes up to [`TX_BURST`] packets the stack wants to send and reports events to the
+    /// observers.
+    fn flush(&mut self, device: &dyn Device) -> Flushed {
         let now = self.clock.now();
         // Events first: a user call's transition (ESTABLISHED -> FIN_WAIT_1) precedes the
         // segment it sends (the FIN), as in `synack demo`.
-        let mut any = self.report_events(now);
-        while let Some(t) = self.stack.poll_transmit(now, &mut self.tx_buf) {
+        let mut events = self.report_events(now);
+        let mut sent = 0;
+        while sent < TX_BURST {
+            let Some(t) = self.stack.poll_transmit(now, &mut self.tx_buf) else {
+                break;
+            };
+            sent += 1;
             let Some(packet) = self.tx_buf.get(..t.len) else {
                 break;
             };
@@ -154,8 +164,11 @@ impl Inner {
                 Err(_) => self.device_stats.errors += 1,
             }
         }
-        any |= self.report_events(now);
-        any
+        events |= self.report_events(now);
+        Flushed {
+            events,
+            more: sent == TX_BURST,
+        }
     }
 
     /// Hands the stack's pending events to the observers; true if there were any.
@@ -172,6 +185,14 @@ impl Inner {
     }
 }
 
+/// What a flush did.
+struct Flushed {
+    /// The stack reported events: waiting threads should look again.
+    events: bool,
+    /// The burst limit was reached; the stack may have more to send.
+    more: bool,
+}
+
 impl Shared {
     /// Locks the stack. A panic in another holder does not make the stack unusable: its state is
     /// only ever changed through the core's own calls, which leave it consistent.
@@ -182,7 +203,8 @@ impl Shared {
     /// After a user call: send what it produced, wake waiters, and wake the driver if the stack
     /// now needs it earlier than it planned to wake.
     pub(crate) fn after_user_call(&self, inner: &mut Inner) {
-        if inner.flush(&*self.device) {
+        let flushed = inner.flush(&*self.device);
+        if flushed.events {
             self.changed.notify_all();
         }
         let next = inner.stack.poll_timeout();
@@ -191,7 +213,11 @@ impl Shared {
             (Some(_), None) => true,
             (None, _) => false,
         };
-        if earlier {
+        if flushed.more {
+            // The driver sends the rest, between reads.
+            inner.driver_deadline = Some(inner.now());
+            self.wake.signal();
+        } else if earlier {
             inner.driver_deadline = next;
             self.wake.signal();
         }
@@ -394,18 +420,24 @@ fn drive(shared: &Shared) {
     let mut bufs: Vec<Vec<u8>> = (0..RX_BATCH).map(|_| vec![0; MAX_PACKET]).collect();
     let mut lens = Vec::with_capacity(RX_BATCH);
     let fds = [device.poll_fd(), shared.wake.raw()];
+    let mut more_to_send = false;
     loop {
         let timeout = {
             let mut inner = shared.lock();
             if inner.stopping {
                 return;
             }
-            for o in &mut inner.observers {
-                o.flush();
+            if more_to_send {
+                // Output is waiting: only look at the device, do not sleep.
+                Some(Duration::ZERO)
+            } else {
+                for o in &mut inner.observers {
+                    o.flush();
+                }
+                let deadline = inner.stack.poll_timeout();
+                inner.driver_deadline = deadline;
+                deadline.map(|d| inner.clock.until(d))
             }
-            let deadline = inner.stack.poll_timeout();
-            inner.driver_deadline = deadline;
-            deadline.map(|d| inner.clock.until(d))
         };
         if sys::poll_readable(&fds, timeout).is_err() {
             // poll fails only on bad arguments or no memory; back off instead of spinning.
@@ -440,8 +472,14 @@ fn drive(shared: &Shared) {
             // Each transition is reported under the packet that caused it.
             events |= inner.report_events(now);
         }
+        // The answers go out after the whole batch: like the kernel's GRO, a busy receiver
+        // acknowledges a burst of segments with one cumulative ACK instead of one per two
+        // segments (RFC 9293 §3.8.6.3 makes ACK-every-second-segment a SHOULD). Under light
+        // load a batch is one packet and nothing is held back.
         inner.stack.handle_timeout(now);
-        if inner.flush(device) || events {
+        let flushed = inner.flush(device);
+        more_to_send = flushed.more;
+        if flushed.events || events {
             shared.changed.notify_all();
         }
     }
