@@ -1,10 +1,9 @@
 //! Linux TUN devices (IFF_TUN | IFF_NO_PI): the kernel routes IP packets to the device and synack
 //! reads them; what synack writes, the kernel receives as if from a network.
 
-use crate::device::Device;
+use crate::device::{packet_fd_device, PacketFd};
 use crate::sys;
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 const TUN_PATH: &str = "/dev/net/tun";
 
@@ -31,11 +30,7 @@ impl TunOptions {
 
 /// An open TUN device.
 #[derive(Debug)]
-pub struct Tun {
-    fd: OwnedFd,
-    name: String,
-    mtu: usize,
-}
+pub struct Tun(PacketFd);
 
 impl Tun {
     /// Opens (or creates) the device, brings it up, and reads its MTU. Errors say what is missing
@@ -60,7 +55,7 @@ impl Tun {
             )
         })?;
         let mtu = sys::interface_mtu(&name)?;
-        Ok(Tun { fd, name, mtu })
+        Ok(Tun(PacketFd { fd, mtu, name }))
     }
 }
 
@@ -93,24 +88,4 @@ fn explain_attach_error(e: &io::Error, name: &str) -> io::Error {
     io::Error::new(e.kind(), why)
 }
 
-impl Device for Tun {
-    fn recv(&self, buf: &mut [u8]) -> io::Result<Option<usize>> {
-        sys::read(self.fd.as_raw_fd(), buf)
-    }
-
-    fn send(&self, packet: &[u8]) -> io::Result<bool> {
-        sys::write(self.fd.as_raw_fd(), packet)
-    }
-
-    fn poll_fd(&self) -> RawFd {
-        self.fd.as_raw_fd()
-    }
-
-    fn mtu(&self) -> usize {
-        self.mtu
-    }
-
-    fn name(&self) -> &str {
-        &self.name
-    }
-}
+packet_fd_device!(Tun);
