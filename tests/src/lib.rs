@@ -1,8 +1,10 @@
 //! Test harness: synack stacks as simulator hosts, small applications that drive them, and
-//! helpers that render what crossed the wire as tcpdump lines.
+//! helpers that render what crossed the wire as tcpdump lines; and (`netns`) a harness that runs
+//! synack against the Linux kernel inside network namespaces.
 #![forbid(unsafe_code)]
 
 pub mod apps;
+pub mod netns;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
