@@ -18,7 +18,7 @@ mod ss;
 mod trace;
 
 pub use child::{Finished, NsChild, StdinFrom, StdoutTo};
-pub use data::{random_file, sha256_hex, RandomFile};
+pub use data::{file_with, random_file, sha256_hex, TestFile};
 pub use guard::{require_program, Netns};
 pub use nc::SynackNc;
 pub use peer::KernelPeer;

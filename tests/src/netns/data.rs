@@ -5,8 +5,8 @@ use sha2::{Digest, Sha256};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-/// A file of pseudo-random bytes in its own temporary directory (removed on drop).
-pub struct RandomFile {
+/// A test file in its own temporary directory (both removed on drop).
+pub struct TestFile {
     _dir: tempfile::TempDir,
     path: PathBuf,
     /// Its length in bytes.
@@ -15,20 +15,42 @@ pub struct RandomFile {
     pub sha256: String,
 }
 
-impl RandomFile {
+impl TestFile {
     /// Where the file is.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The directory it is in (nothing else is there).
+    pub fn dir(&self) -> &Path {
+        self._dir.path()
+    }
+}
+
+fn scratch_dir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("synack-interop-")
+        .tempdir()
+        .expect("create a temporary directory")
+}
+
+/// A file holding `contents` (stdin for a program, a canned response).
+pub fn file_with(contents: &[u8]) -> TestFile {
+    let dir = scratch_dir();
+    let path = dir.path().join("contents");
+    std::fs::write(&path, contents).expect("write a test file");
+    TestFile {
+        _dir: dir,
+        path,
+        len: contents.len() as u64,
+        sha256: sha256_hex(contents),
     }
 }
 
 /// Writes `len` bytes from a generator seeded with `seed` (xorshift64*: fast, and not the
 /// kind of data any layer could compress or special-case) and hashes them on the way.
-pub fn random_file(len: u64, seed: u64) -> RandomFile {
-    let dir = tempfile::Builder::new()
-        .prefix("synack-interop-")
-        .tempdir()
-        .expect("create a temporary directory");
+pub fn random_file(len: u64, seed: u64) -> TestFile {
+    let dir = scratch_dir();
     let path = dir.path().join("random.bin");
     let file = std::fs::File::create(&path).expect("create the random file");
     let mut out = BufWriter::with_capacity(1 << 20, file);
@@ -50,7 +72,7 @@ pub fn random_file(len: u64, seed: u64) -> RandomFile {
         left -= take as u64;
     }
     out.flush().expect("flush the random file");
-    RandomFile {
+    TestFile {
         _dir: dir,
         path,
         len,

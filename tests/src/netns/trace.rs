@@ -1,7 +1,8 @@
 //! Reading synack's `--trace` output and tcpdump's, to compare them.
 //!
 //! synack's trace has one line per packet, `HH:MM:SS.ffffff <what tcpdump -n -S prints after
-//! its timestamp>`, and state-transition lines `<12 columns>   ADDR:PORT FROM -> TO`.
+//! its timestamp>`, and state-transition lines `<timestamp or blanks>   ADDR:PORT FROM -> TO`
+//! (a timestamp when a timer caused the transition, blanks when the packet above did).
 
 /// One state transition from synack's trace.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,10 +86,7 @@ pub fn tcpdump_packet_lines(output: &str) -> Vec<String> {
 pub fn parse_trace(stderr: &str) -> Trace {
     let mut trace = Trace::default();
     for line in stderr.lines() {
-        if let Some(packet) = strip_tcpdump_timestamp(line) {
-            trace.packets.push(packet.to_string());
-            continue;
-        }
+        // State lines first: a transition a timer caused carries a timestamp too.
         let words: Vec<&str> = line.split_whitespace().collect();
         if let [.., endpoint, from, "->", to] = words[..] {
             trace.states.push(StateChange {
@@ -96,6 +94,8 @@ pub fn parse_trace(stderr: &str) -> Trace {
                 from: from.to_string(),
                 to: to.to_string(),
             });
+        } else if let Some(packet) = strip_tcpdump_timestamp(line) {
+            trace.packets.push(packet.to_string());
         }
     }
     trace
@@ -120,7 +120,7 @@ synack nc: listening on 7
 02:03:04.000001 IP 10.7.0.1.40000 > 10.7.0.2.7: Flags [S], seq 1, win 64240, length 0
 02:03:04.000002 IP 10.7.0.2.7 > 10.7.0.1.40000: Flags [S.], seq 9, ack 2, win 65535, length 0
                10.7.0.2:7 SYN_RCVD -> ESTABLISHED
-   60.060000   10.7.0.2:7 ESTABLISHED -> CLOSE_WAIT
+02:03:04.500000   10.7.0.2:7 ESTABLISHED -> CLOSE_WAIT
 02:03:05.123456 IP6 fd00:7::1.1 > fd00:7::2.8: Flags [R], seq 5, win 0, length 0
 ";
 
