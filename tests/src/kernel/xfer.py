@@ -4,7 +4,10 @@
 Usage: xfer.py connect|listen HOST PORT [--send FILE]
 
 Sends FILE (if given) while receiving at the same time, shuts down its write side when the file
-is sent, reads until the peer closes, then prints one JSON line on stdout:
+is sent, reads until the peer closes, then prints one JSON line on stdout. Without --send it
+only receives, and closes after the peer's FIN (it does not half-close first), so that the
+peer's sending is not cut short by a FIN it may treat as the end of the conversation.
+The report:
   {"sent": N, "received": M, "sha256": "<hex of the received bytes>"}
 In listen mode it prints "listening PORT" on stderr once the socket listens, and serves exactly
 one connection. Exits 1 with the error on stderr if the connection fails.
@@ -44,15 +47,16 @@ def main():
     send_error = []
 
     def sender():
+        if send_path is None:
+            return
         try:
-            if send_path is not None:
-                with open(send_path, "rb") as f:
-                    while True:
-                        block = f.read(1 << 20)
-                        if not block:
-                            break
-                        conn.sendall(block)
-                        sent[0] += len(block)
+            with open(send_path, "rb") as f:
+                while True:
+                    block = f.read(1 << 20)
+                    if not block:
+                        break
+                    conn.sendall(block)
+                    sent[0] += len(block)
             conn.shutdown(socket.SHUT_WR)
         except OSError as exc:
             send_error.append(exc)
