@@ -24,7 +24,8 @@ pub use nc::SynackNc;
 pub use peer::KernelPeer;
 pub use ss::{parse_ss, Endpoint, SsSocket, SsState, TcpInfo};
 pub use trace::{
-    packet_source, parse_trace, strip_tcpdump_timestamp, tcpdump_packet_lines, StateChange, Trace,
+    first_difference, packet_source, parse_trace, strip_tcpdump_timestamp, tcpdump_packet_lines,
+    StateChange, Trace,
 };
 
 use std::path::PathBuf;

@@ -290,6 +290,11 @@ impl NsChild {
         line
     }
 
+    /// The stdout lines so far (with [`StdoutTo::Lines`]).
+    pub fn stdout_lines(&self) -> Vec<String> {
+        lock(&self.stdout_lines.state).lines.clone()
+    }
+
     /// Whether the process has not exited yet.
     pub fn is_running(&self) -> bool {
         matches!(lock(&self.child).try_wait(), Ok(None))

@@ -110,6 +110,27 @@ pub fn packet_source(line: &str) -> Option<&str> {
     }
 }
 
+/// `None` if `left` and `right` are the same lines; otherwise a description of where they first
+/// differ (for assertion messages that stay readable).
+pub fn first_difference(left: &[String], right: &[String]) -> Option<String> {
+    let at = left
+        .iter()
+        .zip(right)
+        .position(|(l, r)| l != r)
+        .unwrap_or(left.len().min(right.len()));
+    if at == left.len() && at == right.len() {
+        return None;
+    }
+    let show = |lines: &[String]| lines.get(at).map_or("(none)".to_string(), String::clone);
+    Some(format!(
+        "{} vs {} lines; first difference at line {at}:\n  left:  {}\n  right: {}",
+        left.len(),
+        right.len(),
+        show(left),
+        show(right)
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,6 +160,20 @@ synack nc: listening on 7
         assert_eq!(trace.ports(), [7]);
         assert_eq!(packet_source(&trace.packets[1]), Some("10.7.0.2.7"));
         assert_eq!(packet_source(&trace.packets[2]), Some("fd00:7::1.1"));
+    }
+
+    #[test]
+    fn first_difference_points_at_the_line() {
+        let a: Vec<String> = ["x", "y", "z"].map(String::from).to_vec();
+        assert_eq!(first_difference(&a, &a), None);
+        let b: Vec<String> = ["x", "q", "z"].map(String::from).to_vec();
+        let d = first_difference(&a, &b).expect("they differ");
+        assert!(
+            d.contains("line 1") && d.contains("y") && d.contains("q"),
+            "{d}"
+        );
+        let d = first_difference(&a, &a[..2]).expect("one is shorter");
+        assert!(d.contains("3 vs 2") && d.contains("(none)"), "{d}");
     }
 
     #[test]
