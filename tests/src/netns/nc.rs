@@ -20,11 +20,16 @@ pub struct SynackNc {
 impl SynackNc {
     /// `BIN nc --tun tun0 --ip 10.7.0.2/24 --ip fd00:7::2/64`, stdin empty, stdout collected.
     pub fn new(bin: impl AsRef<Path>) -> SynackNc {
+        SynackNc::on_device(bin, super::TUN)
+    }
+
+    /// The same on another TUN device.
+    pub fn on_device(bin: impl AsRef<Path>, dev: &str) -> SynackNc {
         let mut argv: Vec<OsString> = vec![bin.as_ref().into()];
         for a in [
             "nc",
             "--tun",
-            super::TUN,
+            dev,
             "--ip",
             "10.7.0.2/24",
             "--ip",
