@@ -55,6 +55,7 @@ pub fn run(args: &NcArgs) -> Result<(), String> {
     };
     // Let our FIN be acknowledged before the stack goes away with the process.
     net.wait_closed(CLOSE_GRACE);
+    net.flush_observers();
     result
 }
 
@@ -121,30 +122,31 @@ fn connect(net: &Net, args: &NcArgs, addr: SocketAddr) -> Result<(), String> {
     copy_both_ways(stream, true)
 }
 
-/// Stdin to the stream (then FIN) on a thread, the stream to stdout here, until the peer's FIN.
+/// Stdin to the stream (then FIN) on a thread, the stream to stdout here. The peer's FIN ends
+/// only its direction: what stdin still has goes out before our FIN (a half-close, as OpenBSD nc
+/// does in connect mode).
 fn copy_both_ways(stream: TcpStream, use_stdin: bool) -> Result<(), String> {
     let peer = stream.peer_addr().map_err(|e| e.to_string())?;
-    if use_stdin {
+    let sender = if use_stdin {
         let out = stream.try_clone().map_err(|e| e.to_string())?;
-        std::thread::spawn(move || {
+        Some(std::thread::spawn(move || {
             let mut stdin = io::stdin().lock();
-            // A failed write means the connection ended; the reader below reports why.
-            if io::copy(&mut stdin, &mut &out).is_ok() {
+            let copied = io::copy(&mut stdin, &mut &out);
+            if copied.is_ok() {
                 let _ = out.shutdown(Shutdown::Write);
             }
-        });
-    }
+            copied
+        }))
+    } else {
+        None
+    };
     let mut stdout = io::stdout().lock();
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         match (&stream).read(&mut buf) {
             Ok(0) => break,
             Ok(n) => {
-                if stdout
-                    .write_all(&buf[..n])
-                    .and_then(|()| stdout.flush())
-                    .is_err()
-                {
+                if stdout.write_all(&buf[..n]).and_then(|()| stdout.flush()).is_err() {
                     // Nobody reads our output any more: stop reading too, as nc does.
                     break;
                 }
@@ -152,9 +154,19 @@ fn copy_both_ways(stream: TcpStream, use_stdin: bool) -> Result<(), String> {
             Err(e) => return Err(format!("{peer}: {}", describe(&e))),
         }
     }
-    // The peer closed. Close our side as well (a FIN now if stdin had not ended).
-    let _ = stream.shutdown(Shutdown::Write);
-    Ok(())
+    drop(stdout);
+    match sender {
+        // The sender sends FIN at stdin's end; a write error means the peer reset.
+        Some(sender) => match sender.join() {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(format!("{peer}: {}", describe(&e))),
+            Err(_) => Err("the stdin thread panicked".into()),
+        },
+        None => {
+            let _ = stream.shutdown(Shutdown::Write);
+            Ok(())
+        }
+    }
 }
 
 fn echo(stream: TcpStream) -> Result<(), String> {
@@ -250,6 +262,7 @@ fn install_signal_handler(net: &Arc<Net>) -> Result<(), String> {
     std::thread::spawn(move || {
         if let Some(sig) = signals.forever().next() {
             net.abort_all();
+            net.flush_observers();
             std::process::exit(128 + sig);
         }
     });

@@ -128,15 +128,20 @@ fn synack_closes_first(kernel: &str, test: &str) {
 }
 
 /// The kernel sends FIN first: synack goes CLOSE_WAIT -> LAST_ACK -> CLOSED, and the kernel
-/// socket is left holding TIME-WAIT.
+/// socket is left holding TIME-WAIT. Like OpenBSD nc, synack nc closes its own direction when
+/// its stdin ends (the peer's FIN ends only the peer's direction), so the test ends stdin once
+/// synack is in CLOSE_WAIT, and the kernel meanwhile waits in FIN-WAIT-2.
 fn kernel_closes_first(synack_addr: &str, test: &str) {
     let ns = Netns::with_tun(test);
-    let server = synack().trace().stdin(StdinFrom::Piped).listen(&ns, 9101);
+    let mut server = synack().trace().stdin(StdinFrom::Piped).listen(&ns, 9101);
     let mut peer = KernelPeer::connect(&ns, synack_addr, 9101).expect("connect to synack");
     let kp = peer.local_port;
     ns.wait_for_socket("ESTAB", T, kernel_socket(kp, 9101, SsState::Established));
     peer.send(b"goodbye\n");
     peer.close();
+    server.wait_stderr("ESTABLISHED -> CLOSE_WAIT", T);
+    ns.wait_for_socket("FIN-WAIT-2", T, kernel_socket(kp, 9101, SsState::FinWait2));
+    server.close_stdin();
     let tw = ns.wait_for_socket("TIME-WAIT", T, kernel_socket(kp, 9101, SsState::TimeWait));
     assert_eq!(tw.peer.addr, Some(synack_addr.parse().unwrap()), "{tw}");
     let done = server.wait(T);
@@ -247,7 +252,6 @@ fn kernel_half_closes_and_synack_echo_still_sends() {
 /// synack as client, the kernel half-closes first: synack keeps sending what its stdin still
 /// has (as OpenBSD nc does in connect mode), then closes.
 #[test]
-#[ignore = "synack bug: nc sends its FIN as soon as the peer half-closes and drops the rest of stdin"]
 fn kernel_half_closes_and_synack_client_still_sends() {
     let ns = Netns::with_tun("close-half-kernel-nc");
     let mut peer = KernelPeer::listen(&ns, KERNEL_V4, 9104);

@@ -230,7 +230,6 @@ fn pcap_file_reads_cleanly_in_tcpdump_and_tshark() {
 /// Every packet synack traced is in its pcap file when it exits, in order. Five sessions,
 /// because a lost tail shows up only in some runs.
 #[test]
-#[ignore = "synack bug: nc can exit before the pcap writer is flushed, losing the last packets"]
 fn pcap_file_holds_every_packet_synack_traced() {
     require_program("tcpdump");
     let ns = Netns::with_tun("trace-pcap-all");

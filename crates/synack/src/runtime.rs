@@ -363,6 +363,15 @@ impl Net {
             .is_ok()
     }
 
+    /// Writes out what observers buffered (a pcap file's tail). The driver does this whenever it
+    /// goes to sleep; a program about to exit calls it so the last packets are not lost.
+    pub fn flush_observers(&self) {
+        let mut inner = self.shared.lock();
+        for o in &mut inner.observers {
+            o.flush();
+        }
+    }
+
     /// Resets every connection that is open or opening (RST), as a process exit with unread
     /// data makes the kernel do. Returns how many were reset.
     pub fn abort_all(&self) -> usize {
