@@ -146,7 +146,11 @@ fn copy_both_ways(stream: TcpStream, use_stdin: bool) -> Result<(), String> {
         match (&stream).read(&mut buf) {
             Ok(0) => break,
             Ok(n) => {
-                if stdout.write_all(&buf[..n]).and_then(|()| stdout.flush()).is_err() {
+                if stdout
+                    .write_all(&buf[..n])
+                    .and_then(|()| stdout.flush())
+                    .is_err()
+                {
                     // Nobody reads our output any more: stop reading too, as nc does.
                     break;
                 }
