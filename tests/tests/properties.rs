@@ -837,8 +837,8 @@ fn run_case(case: &Case, capture: bool) -> (Outcome, Pair) {
 // Checks
 // ---------------------------------------------------------------------------------------------
 
-/// RFC 9293 Figure 5 (with the socket-style CLOSE in SYN-RECEIVED reaching FIN-WAIT-1 through
-/// ESTABLISHED, and a passive connection's return to LISTEN shown as CLOSED). Any state may go to
+/// RFC 9293 Figure 5 (a CLOSE in SYN-RECEIVED goes to FIN-WAIT-1 directly, or through ESTABLISHED
+/// when data was queued, §3.10.4; a passive connection's return to LISTEN shows as CLOSED). Any state may go to
 /// CLOSED on RST, ABORT or a timeout; that is checked separately for cases that must not fail.
 fn figure5_edge(from: State, to: State) -> bool {
     use State::*;
