@@ -429,3 +429,80 @@ fn fast_retransmit_repairs_one_loss() {
     assert_eq!(next.ack, held, "{}", next.line);
     assert!(next.options.sack_blocks.is_empty());
 }
+
+/// RFC 9293 §3.10.7.4 window update, with a peer that resends after a timeout. The peer (forged
+/// here) lost 100 bytes it sent and timed out; its bare ACK carries SND.MAX (SEQ = ISS' + 101, as
+/// BSD does) and sets SND.WL1 there, with a window whose right edge is exactly where our data
+/// stops (one byte of ours still queued). Its retransmission then starts at ISS' + 1, below
+/// SND.WL1, and acknowledges everything we sent with a window of 1072. That ACK is the newest the
+/// peer sent: its window must be taken, or the usable window (counted from SND.WL2) stays zero
+/// with nothing in flight, no timer can help, and the last byte never leaves. A delayed older
+/// segment (higher SEQ, lower ACK) must not take the window back.
+#[test]
+fn retransmitted_segment_acking_new_data_updates_the_window() {
+    let mut w = World::seed();
+    let (a, b) = (w.a(), w.b());
+    // The server's stack never sees anything; the forged peer speaks for it.
+    w.set_up(a, b, false);
+    let (caddr, saddr) = (w.caddr(), w.saddr());
+    let c = w.with(a, |st, now| st.connect(now, Some(caddr), saddr).unwrap());
+    w.run_for(ms(5));
+    // No MSS option: the client's segments carry 536 bytes (RFC 9293 §3.7.1); the window holds two.
+    let synack = Forge::new(saddr, caddr, SERVER_ISN)
+        .ack(CLIENT_ISN + 1)
+        .flags(synack_wire::TcpFlags::SYN)
+        .window(1072)
+        .build();
+    w.inject(b, synack);
+    w.run_for(ms(20));
+    assert_eq!(w.state(a, c), Some(State::Established));
+    let data = pattern(1073, 5);
+    assert_eq!(w.with(a, |st, now| st.send(now, c, &data)), Ok(1073));
+    w.run_for(ms(5));
+    let sent = data_from(&mut w, a, CLIENT_ISN);
+    assert_eq!(
+        sent.iter().map(|&(_, s, l)| (s, l)).collect::<Vec<_>>(),
+        [(0, 536), (536, 536)],
+        "two segments fill the window; one byte waits"
+    );
+    // The peer's bare ACK after its timeout: SEQ = its SND.MAX, the first segment acknowledged,
+    // the right edge unchanged (1 + 536 + 536).
+    let bare = Forge::new(saddr, caddr, SERVER_ISN + 1 + 100)
+        .ack(CLIENT_ISN + 1 + 536)
+        .window(536)
+        .build();
+    w.inject(b, bare);
+    w.run_for(ms(20));
+    assert_eq!(
+        data_from(&mut w, a, CLIENT_ISN).len(),
+        2,
+        "still at the edge"
+    );
+    // Its retransmission: below SND.WL1, acknowledging all we sent, the window open again.
+    let resent = Forge::new(saddr, caddr, SERVER_ISN + 1)
+        .ack(CLIENT_ISN + 1 + 1072)
+        .window(1072)
+        .payload(&pattern(100, 6))
+        .build();
+    w.inject(b, resent);
+    let acked_at = w.now() + ms(10);
+    w.run_for(Duration::from_secs(5));
+    let last = data_from(&mut w, a, CLIENT_ISN);
+    assert_eq!(
+        last.get(2),
+        Some(&(acked_at.total_millis(), 1072, 1)),
+        "the last byte leaves as soon as the ACK arrives: {last:?}"
+    );
+    assert_eq!(w.read_all(a, c), (pattern(100, 6), false));
+    // A segment the peer sent before that retransmission, delayed: new data above SND.WL1 but
+    // an ACK below SND.UNA. RFC 9293 §3.10.7.4 updates the window only when SND.UNA =< SEG.ACK;
+    // its (closed) window is old news and must not pull the right edge back.
+    let stale = Forge::new(saddr, caddr, SERVER_ISN + 1 + 101)
+        .ack(CLIENT_ISN + 1 + 536)
+        .window(0)
+        .payload(&pattern(50, 7))
+        .build();
+    w.inject(b, stale);
+    w.run_for(ms(20));
+    assert_eq!(w.stack(a).info(c).map(|i| i.snd_wnd), Some(1072));
+}

@@ -371,7 +371,8 @@ impl Tcb {
         let mss = self.snd_mss();
         // Any acceptable ACK answers our zero-window probes.
         self.persist_unanswered = 0;
-        if ack > self.snd_una {
+        let acks_new_data = ack > self.snd_una;
+        if acks_new_data {
             let mut acked = ack.distance_from(self.snd_una);
             // The SYN and FIN take a sequence number each but no buffer space.
             if !self.syn_acked() {
@@ -450,12 +451,22 @@ impl Tcb {
             }
         }
 
-        // RFC 9293 §3.10.7.4: update the send window if the segment is newer than the last
-        // update (SND.WL1 < SEG.SEQ, or equal and SND.WL2 =< SEG.ACK).
-        if self.snd_wl1 < seg.seq || (self.snd_wl1 == seg.seq && self.snd_wl2 <= ack) {
+        // RFC 9293 §3.10.7.4: "If SND.UNA =< SEG.ACK =< SND.NXT, the send window should be
+        // updated" when the segment is newer than the last update: SND.WL1 < SEG.SEQ, or equal
+        // and SND.WL2 =< SEG.ACK ("prevents using old segments to update the window"). A
+        // segment that acknowledges new data is newer whatever its SEG.SEQ (Linux's
+        // tcp_may_update_window): after a timeout the peer resends from below the SND.MAX its
+        // bare ACKs carried (BSD's rule, and ours), so SND.WL1 can sit above the retransmission,
+        // and refusing its window would leave the usable window, counted from SND.WL2, shut
+        // with nothing in flight and no timer to open it. SND.WL1 never moves back, so a late
+        // copy of that bare ACK still counts as old.
+        let newer = acks_new_data
+            || self.snd_wl1 < seg.seq
+            || (self.snd_wl1 == seg.seq && self.snd_wl2 <= ack);
+        if ack >= self.snd_una && newer {
             let reopened = self.snd_wnd == 0 && window > 0;
             self.snd_wnd = window;
-            self.snd_wl1 = seg.seq;
+            self.snd_wl1 = self.snd_wl1.max(seg.seq);
             self.snd_wl2 = ack;
             self.max_snd_wnd = self.max_snd_wnd.max(window);
             if reopened {
