@@ -109,10 +109,15 @@ fn synack_closes_first(kernel: &str, test: &str) {
 
     // Freeze synack so that its ACK of the kernel's FIN waits in the TUN queue: LAST-ACK then
     // lasts long enough for ss to see it.
-    assert!(client.signal("STOP"));
+    assert!(client.freeze());
     peer.close();
-    let last_ack = ns.wait_for_socket("LAST-ACK", T, kernel_socket(9100, port, SsState::LastAck));
-    assert!(client.signal("CONT"));
+    let last_ack =
+        ns.try_wait_for_socket("LAST-ACK", T, kernel_socket(9100, port, SsState::LastAck));
+    assert!(client.thaw());
+    let last_ack = last_ack.unwrap_or_else(|e| {
+        std::thread::sleep(Duration::from_millis(500));
+        panic!("{e}\nsynack's trace:\n{}", client.stderr_text())
+    });
     wait_gone(&ns, 9100, port);
 
     let done = client.wait(T);

@@ -268,3 +268,24 @@ fn echo_clients_check_every_byte() {
         done.stdout_text()
     );
 }
+
+#[test]
+fn freeze_stops_the_process_until_thaw() {
+    let ns = Netns::new("harness-freeze");
+    let child = ns.spawn(
+        &["sh", "-c", "while :; do echo tick >&2; sleep 0.005; done"],
+        StdinFrom::Null,
+        StdoutTo::Collect,
+    );
+    child.wait_stderr("tick", STEP);
+    assert!(child.freeze());
+    // Let the reader drain what was written before the stop, then count.
+    std::thread::sleep(Duration::from_millis(50));
+    let frozen = child.stderr_text().lines().count();
+    std::thread::sleep(Duration::from_millis(150));
+    let later = child.stderr_text().lines().count();
+    assert_eq!(frozen, later, "the process went on while frozen");
+    assert!(child.thaw());
+    let (i, _) = child.wait_stderr_from(frozen, "tick", STEP);
+    assert!(i >= frozen);
+}

@@ -316,6 +316,46 @@ impl NsChild {
         true
     }
 
+    /// Freezes the process (SIGSTOP) and waits until every one of its threads is stopped.
+    /// kill(2) returns before that: one thread takes the stop and then stops the others, so
+    /// on a busy machine another thread can go on for milliseconds (and, say, answer a
+    /// packet). Returns false if the process had already exited.
+    pub fn freeze(&self) -> bool {
+        if !self.signal("STOP") {
+            return false;
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !self.all_threads_stopped() {
+            assert!(
+                Instant::now() < deadline,
+                "`{}` did not stop after SIGSTOP",
+                self.describe
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        true
+    }
+
+    /// Lets a frozen process go on (SIGCONT). Returns false if it had already exited.
+    pub fn thaw(&self) -> bool {
+        self.signal("CONT")
+    }
+
+    /// Whether every thread of the process is in the stopped state (`T` in /proc).
+    fn all_threads_stopped(&self) -> bool {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{}/task", self.pid)) else {
+            return false;
+        };
+        tasks.flatten().all(|task| {
+            std::fs::read_to_string(task.path().join("stat")).is_ok_and(|stat| {
+                // The state follows the parenthesised command name, which may hold spaces.
+                stat.rsplit_once(") ")
+                    .and_then(|(_, rest)| rest.chars().next())
+                    .is_some_and(|state| state == 'T')
+            })
+        })
+    }
+
     /// Waits for the process to exit and collects its output; kills it and panics (with its
     /// stderr) if it runs longer than `timeout`.
     pub fn wait(self, timeout: Duration) -> Finished {

@@ -180,14 +180,26 @@ impl Netns {
         timeout: Duration,
         pred: impl Fn(&SsSocket) -> bool,
     ) -> SsSocket {
+        self.try_wait_for_socket(what, timeout, pred)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Like [`Netns::wait_for_socket`], but returns the failure message (with the last
+    /// listing) so the caller can add its own evidence.
+    pub fn try_wait_for_socket(
+        &self,
+        what: &str,
+        timeout: Duration,
+        pred: impl Fn(&SsSocket) -> bool,
+    ) -> Result<SsSocket, String> {
         let deadline = Instant::now() + timeout;
         loop {
             let sockets = self.ss_tani();
             if let Some(found) = sockets.iter().find(|s| pred(s)) {
-                return found.clone();
+                return Ok(found.clone());
             }
             if Instant::now() >= deadline {
-                panic!(
+                return Err(format!(
                     "no kernel socket in {} is {what} after {timeout:?}; ss -tan shows:\n{}",
                     self.name,
                     sockets
@@ -195,7 +207,7 @@ impl Netns {
                         .map(|s| s.to_string())
                         .collect::<Vec<_>>()
                         .join("\n")
-                );
+                ));
             }
             std::thread::sleep(Duration::from_millis(10));
         }
