@@ -243,6 +243,50 @@ fn keepalive_times_out_unreachable_peer() {
     assert_eq!(w.state(b, s), Some(State::Established));
 }
 
+/// RFC 1122 §4.2.3.6 allows keepalives only on an idle connection. With data outstanding the
+/// retransmission timer already tests the peer, and a probe (one octet below SND.UNA) would land
+/// inside the window of a peer that is missing that data, which does not answer it: the probes
+/// would declare a live peer dead. Linux sends none then, and neither do we; the connection ends
+/// by the retransmission limit instead.
+#[test]
+fn no_keepalive_probes_while_data_is_outstanding() {
+    let client = Config {
+        keepalive: Some(keepalive()),
+        ..config(CLIENT_ISN)
+    };
+    let mut w = World::new(
+        client,
+        config(SERVER_ISN),
+        LinkConfig::default().with_delay(ms(10)),
+    );
+    let (a, b) = (w.a(), w.b());
+    let (c, s) = w.establish();
+    exchange(&mut w, c, s);
+    w.net.partition(a, b);
+    let sent_at = w.now();
+    w.with(a, |st, now| st.send(now, c, b"unanswered"))
+        .expect("queued");
+    // 15 retransmissions with backoff capped at 120 s take about 15 minutes.
+    w.run_for(Duration::from_secs(1200));
+    let after: Vec<Seg> = w
+        .sent_by(a)
+        .into_iter()
+        .filter(|x| x.time >= sent_at)
+        .collect();
+    assert!(after.len() > 3, "retransmissions expected: {after:?}");
+    for seg in &after {
+        assert_eq!(
+            (seg.seq, seg.len),
+            (CLIENT_ISN + 6, 10),
+            "only retransmissions of the data, no keepalive probe: {}",
+            seg.line
+        );
+    }
+    assert_eq!(w.stack(a).info(c).unwrap().counters.keepalive_probes, 0);
+    assert_eq!(w.closed_reason(a, c), Some(Some(ConnectionError::TimedOut)));
+    let _ = s;
+}
+
 /// RFC 1122 §4.2.3.6: keepalives go out when nothing was received for `idle` — which includes a
 /// connection that has been idle since its handshake (both ends: the active opener, whose last
 /// segment in was the SYN-ACK, and the passive one, whose last was the handshake's ACK).

@@ -153,6 +153,14 @@ impl Tcb {
             self.timers.set(Timer::KeepAlive, self.last_recv + ka.idle);
             return;
         }
+        if self.flight_size() > 0 || !self.send.is_empty() {
+            // Data is outstanding or queued: the retransmission and persist timers already test
+            // the peer, and a probe (one octet below SND.UNA) would fall inside the window of a
+            // peer that is missing data, which does not answer it. Linux skips the probe too.
+            self.keepalive_unanswered = 0;
+            self.timers.set(Timer::KeepAlive, cx.now + ka.idle);
+            return;
+        }
         if self.keepalive_unanswered >= ka.count {
             // RFC 1122 §4.2.3.6: an unresponsive peer is declared dead.
             self.close_with(cx, Some(ConnectionError::TimedOut));
