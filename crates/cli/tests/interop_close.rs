@@ -345,3 +345,54 @@ fn connect_to_a_closed_kernel_port_is_refused_v4() {
 fn connect_to_a_closed_kernel_port_is_refused_v6() {
     refused(KERNEL_V6, "close-refused-v6");
 }
+
+/// The kernel resets the connection (close with SO_LINGER 0): synack exits 1 and says so.
+#[test]
+fn kernel_reset_ends_synack_with_connection_reset() {
+    let ns = Netns::with_tun("close-kernel-rst");
+    let mut peer = KernelPeer::listen(&ns, KERNEL_V4, 9106);
+    let client = synack()
+        .trace()
+        .stdin(StdinFrom::Piped)
+        .connect(&ns, KERNEL_V4, 9106);
+    let port = peer.accept();
+    ns.wait_for_socket("ESTAB", T, kernel_socket(9106, port, SsState::Established));
+    peer.abort();
+    let done = client.wait(T);
+    assert_eq!(done.status.code(), Some(1), "{}", done.stderr);
+    assert!(done.stderr.contains("Connection reset"), "{}", done.stderr);
+    assert!(!done.stderr.contains("panicked"), "{}", done.stderr);
+    let trace = parse_trace(&done.stderr);
+    assert!(
+        first_packet(&trace, &dotted(KERNEL_V4, 9106), "Flags [R").is_some(),
+        "no RST from the kernel in the trace:\n{}",
+        done.stderr
+    );
+}
+
+/// Nobody answers 10.7.0.3 (the kernel does not forward): `-w 1` gives up with "timed out".
+#[test]
+fn connect_with_no_answer_times_out() {
+    let ns = Netns::with_tun("close-timeout");
+    let started = Instant::now();
+    let done = synack()
+        .trace()
+        .arg("-w")
+        .arg("1")
+        .connect(&ns, "10.7.0.3", 9107)
+        .wait(T);
+    let took = started.elapsed();
+    assert_eq!(done.status.code(), Some(1), "{}", done.stderr);
+    assert!(done.stderr.contains("timed out"), "{}", done.stderr);
+    assert!(!done.stderr.contains("panicked"), "{}", done.stderr);
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(15),
+        "-w 1 took {took:?}"
+    );
+    let syns = parse_trace(&done.stderr)
+        .packets
+        .iter()
+        .filter(|p| p.starts_with("IP 10.7.0.2.") && p.contains("> 10.7.0.3.9107: Flags [S]"))
+        .count();
+    assert!(syns >= 1, "no SYN in the trace:\n{}", done.stderr);
+}

@@ -14,12 +14,14 @@ Commands and answers:
   recv_eof         -> "eof HEX" with everything up to end of stream
   shut_wr          -> "ok" (shutdown(SHUT_WR): the kernel sends FIN, reading still works)
   close            -> "ok"
+  abort            -> "ok" (SO_LINGER 0, then close: the kernel sends RST)
   quit             -> exits
 Failures answer "error ERRNO_NAME message" (for example "error ECONNRESET ...").
 At start: "listening PORT" (listen mode) or "connected LOCALPORT" (connect mode), or an error.
 """
 import errno
 import socket
+import struct
 import sys
 
 
@@ -91,6 +93,10 @@ def main():
                 conn.shutdown(socket.SHUT_WR)
                 say("ok")
             elif cmd == "close":
+                conn.close()
+                say("ok")
+            elif cmd == "abort":
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 conn.close()
                 say("ok")
             elif cmd == "quit":

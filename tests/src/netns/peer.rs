@@ -113,6 +113,12 @@ impl KernelPeer {
         let line = self.command("close");
         assert_eq!(line, "ok", "kernel close failed");
     }
+
+    /// `close()` with `SO_LINGER` 0: the kernel resets the connection (RST).
+    pub fn abort(&mut self) {
+        let line = self.command("abort");
+        assert_eq!(line, "ok", "kernel abort failed");
+    }
 }
 
 fn parse_port(line: &str, word: &str) -> u16 {
