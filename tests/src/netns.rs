@@ -65,3 +65,11 @@ macro_rules! synack_bin {
             .expect("Cargo did not name the synack binary (CARGO_BIN_EXE_synack)")
     };
 }
+
+/// A `synack nc` command builder for the binary under test (see [`synack_bin!`]).
+#[macro_export]
+macro_rules! synack_nc {
+    () => {
+        $crate::netns::SynackNc::new($crate::synack_bin!())
+    };
+}

@@ -7,31 +7,14 @@ use std::ffi::OsString;
 use std::time::Duration;
 use synack_tests::netns::{
     file_with, kernel_script, random_file, require_program, sha256_hex, Finished, Netns, NsChild,
-    StdinFrom, StdoutTo, SynackNc, TestFile, KERNEL_V4, SYNACK_V4,
+    StdinFrom, StdoutTo, TestFile, KERNEL_V4, SYNACK_V4,
 };
+use synack_tests::synack_nc;
 
 const MIB: u64 = 1 << 20;
 /// Generous for 64 MiB (a debug build moves a few MiB/s); a release build takes about a second.
 const BULK: Duration = Duration::from_secs(240);
 const T: Duration = Duration::from_secs(30);
-
-fn synack() -> SynackNc {
-    SynackNc::new(synack_tests::synack_bin!())
-}
-
-fn assert_clean_exit(what: &str, done: &Finished) {
-    assert!(
-        !done.stderr.contains("panicked"),
-        "{what} panicked:\n{}",
-        done.stderr
-    );
-    assert!(
-        done.status.success(),
-        "{what} exited with {}:\n{}",
-        done.status,
-        done.stderr
-    );
-}
 
 /// Starts xfer.py (`connect HOST PORT` or `listen HOST PORT`), sending `send` if given.
 fn xfer(ns: &Netns, mode: &str, host: &str, port: u16, send: Option<&TestFile>) -> NsChild {
@@ -82,10 +65,10 @@ fn xfer_report(done: &Finished) -> (u64, String) {
 fn kernel_client_sends_64_mib_to_synack_server() {
     let ns = Netns::with_tun("bulk-k2s-server");
     let file = random_file(64 * MIB, 1);
-    let server = synack().stdout(StdoutTo::Hash).listen(&ns, 9000);
+    let server = synack_nc!().stdout(StdoutTo::Hash).listen(&ns, 9000);
     let client = xfer(&ns, "connect", SYNACK_V4, 9000, Some(&file));
     let server = server.wait(BULK);
-    assert_clean_exit("synack nc -l", &server);
+    server.assert_clean_exit("synack nc -l");
     assert_eq!(server.stdout_len, file.len);
     assert_eq!(server.stdout_sha256, file.sha256);
     // synack's stdin was empty: the kernel received nothing but the FIN.
@@ -96,7 +79,7 @@ fn kernel_client_sends_64_mib_to_synack_server() {
 fn synack_server_sends_64_mib_to_kernel_client() {
     let ns = Netns::with_tun("bulk-s2k-server");
     let file = random_file(64 * MIB, 2);
-    let server = synack()
+    let server = synack_nc!()
         .stdin(StdinFrom::File(file.path().to_path_buf()))
         .listen(&ns, 9001);
     let client = xfer(&ns, "connect", SYNACK_V4, 9001, None);
@@ -105,7 +88,7 @@ fn synack_server_sends_64_mib_to_kernel_client() {
         (file.len, file.sha256.clone())
     );
     let server = server.wait(T);
-    assert_clean_exit("synack nc -l", &server);
+    server.assert_clean_exit("synack nc -l");
     assert_eq!(server.stdout_len, 0);
 }
 
@@ -114,14 +97,14 @@ fn synack_client_sends_64_mib_to_kernel_server() {
     let ns = Netns::with_tun("bulk-s2k-client");
     let file = random_file(64 * MIB, 3);
     let server = xfer(&ns, "listen", KERNEL_V4, 9002, None);
-    let client = synack()
+    let client = synack_nc!()
         .stdin(StdinFrom::File(file.path().to_path_buf()))
         .connect(&ns, KERNEL_V4, 9002);
     assert_eq!(
         xfer_report(&server.wait(BULK)),
         (file.len, file.sha256.clone())
     );
-    assert_clean_exit("synack nc", &client.wait(T));
+    client.wait(T).assert_clean_exit("synack nc");
 }
 
 #[test]
@@ -129,11 +112,11 @@ fn kernel_server_sends_64_mib_to_synack_client() {
     let ns = Netns::with_tun("bulk-k2s-client");
     let file = random_file(64 * MIB, 4);
     let server = xfer(&ns, "listen", KERNEL_V4, 9003, Some(&file));
-    let client = synack()
+    let client = synack_nc!()
         .stdout(StdoutTo::Hash)
         .connect(&ns, KERNEL_V4, 9003);
     let client = client.wait(BULK);
-    assert_clean_exit("synack nc", &client);
+    client.assert_clean_exit("synack nc");
     assert_eq!(client.stdout_len, file.len);
     assert_eq!(client.stdout_sha256, file.sha256);
     assert_eq!(xfer_report(&server.wait(T)), (0, sha256_hex(b"")));
@@ -161,11 +144,11 @@ fn synack_fetches_a_file_from_python_http_server() {
     );
     ns.wait_listening(8000, T);
     let request = file_with(b"GET /random.bin HTTP/1.0\r\nHost: 10.7.0.1:8000\r\n\r\n");
-    let client = synack()
+    let client = synack_nc!()
         .stdin(StdinFrom::File(request.path().to_path_buf()))
         .connect(&ns, KERNEL_V4, 8000)
         .wait(BULK);
-    assert_clean_exit("synack nc", &client);
+    client.assert_clean_exit("synack nc");
     let response = &client.stdout;
     let split = response
         .windows(4)

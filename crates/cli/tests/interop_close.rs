@@ -5,29 +5,12 @@
 
 use std::time::{Duration, Instant};
 use synack_tests::netns::{
-    file_with, packet_source, parse_trace, Finished, KernelPeer, Netns, SsSocket, SsState,
-    StdinFrom, SynackNc, Trace, KERNEL_V4, KERNEL_V6, SYNACK_V4, SYNACK_V6,
+    file_with, packet_source, parse_trace, KernelPeer, Netns, SsSocket, SsState, StdinFrom, Trace,
+    KERNEL_V4, KERNEL_V6, SYNACK_V4, SYNACK_V6,
 };
+use synack_tests::synack_nc;
 
 const T: Duration = Duration::from_secs(30);
-
-fn synack() -> SynackNc {
-    SynackNc::new(synack_tests::synack_bin!())
-}
-
-fn assert_clean_exit(what: &str, done: &Finished) {
-    assert!(
-        !done.stderr.contains("panicked"),
-        "{what} panicked:\n{}",
-        done.stderr
-    );
-    assert!(
-        done.status.success(),
-        "{what} exited with {}:\n{}",
-        done.status,
-        done.stderr
-    );
-}
 
 /// Matches the kernel socket from `local` to `peer` port in `state`.
 fn kernel_socket(local: u16, peer: u16, state: SsState) -> impl Fn(&SsSocket) -> bool {
@@ -89,7 +72,7 @@ fn dotted(addr: &str, port: u16) -> String {
 fn synack_closes_first(kernel: &str, test: &str) {
     let ns = Netns::with_tun(test);
     let mut peer = KernelPeer::listen(&ns, kernel, 9100);
-    let mut client = synack()
+    let mut client = synack_nc!()
         .trace()
         .stdin(StdinFrom::Piped)
         .connect(&ns, kernel, 9100);
@@ -121,7 +104,7 @@ fn synack_closes_first(kernel: &str, test: &str) {
     wait_gone(&ns, 9100, port);
 
     let done = client.wait(T);
-    assert_clean_exit("synack nc", &done);
+    done.assert_clean_exit("synack nc");
     let trace = parse_trace(&done.stderr);
     assert_path_ends(
         &trace,
@@ -138,7 +121,10 @@ fn synack_closes_first(kernel: &str, test: &str) {
 /// synack is in CLOSE_WAIT, and the kernel meanwhile waits in FIN-WAIT-2.
 fn kernel_closes_first(synack_addr: &str, test: &str) {
     let ns = Netns::with_tun(test);
-    let mut server = synack().trace().stdin(StdinFrom::Piped).listen(&ns, 9101);
+    let mut server = synack_nc!()
+        .trace()
+        .stdin(StdinFrom::Piped)
+        .listen(&ns, 9101);
     let mut peer = KernelPeer::connect(&ns, synack_addr, 9101).expect("connect to synack");
     let kp = peer.local_port;
     ns.wait_for_socket("ESTAB", T, kernel_socket(kp, 9101, SsState::Established));
@@ -150,7 +136,7 @@ fn kernel_closes_first(synack_addr: &str, test: &str) {
     let tw = ns.wait_for_socket("TIME-WAIT", T, kernel_socket(kp, 9101, SsState::TimeWait));
     assert_eq!(tw.peer.addr, Some(synack_addr.parse().unwrap()), "{tw}");
     let done = server.wait(T);
-    assert_clean_exit("synack nc -l", &done);
+    done.assert_clean_exit("synack nc -l");
     assert_eq!(done.stdout_text(), "goodbye\n");
     let trace = parse_trace(&done.stderr);
     assert_path_ends(
@@ -192,7 +178,7 @@ fn synack_half_closes_and_still_receives() {
     let ns = Netns::with_tun("close-half-synack");
     let mut peer = KernelPeer::listen(&ns, KERNEL_V4, 9102);
     let request = file_with(b"question\n");
-    let client = synack()
+    let client = synack_nc!()
         .trace()
         .stdin(StdinFrom::File(request.path().to_path_buf()))
         .connect(&ns, KERNEL_V4, 9102);
@@ -208,7 +194,7 @@ fn synack_half_closes_and_still_receives() {
     peer.send(&answer);
     peer.close();
     let done = client.wait(T);
-    assert_clean_exit("synack nc", &done);
+    done.assert_clean_exit("synack nc");
     assert!(done.stdout == answer, "synack's stdout is not the answer");
     let trace = parse_trace(&done.stderr);
     let fin = first_packet(&trace, &dotted(SYNACK_V4, port), "Flags [F")
@@ -228,7 +214,7 @@ fn synack_half_closes_and_still_receives() {
 #[test]
 fn kernel_half_closes_and_synack_echo_still_sends() {
     let ns = Netns::with_tun("close-half-kernel-echo");
-    let server = synack().trace().arg("--echo").listen(&ns, 9103);
+    let server = synack_nc!().trace().arg("--echo").listen(&ns, 9103);
     let mut peer = KernelPeer::connect(&ns, SYNACK_V4, 9103).expect("connect to synack");
     let kp = peer.local_port;
     let data = synack_tests::pattern(1 << 20, 12);
@@ -240,7 +226,7 @@ fn kernel_half_closes_and_synack_echo_still_sends() {
     assert!(echoed == data, "the echo differs from what was sent");
     assert_eq!(peer.recv_to_eof(), Ok(Vec::new()));
     let done = server.wait(T);
-    assert_clean_exit("synack nc -l --echo", &done);
+    done.assert_clean_exit("synack nc -l --echo");
     let trace = parse_trace(&done.stderr);
     let fin = first_packet(&trace, &dotted(KERNEL_V4, kp), "Flags [F")
         .unwrap_or_else(|| panic!("no kernel FIN in the trace:\n{}", done.stderr));
@@ -260,7 +246,7 @@ fn kernel_half_closes_and_synack_echo_still_sends() {
 fn kernel_half_closes_and_synack_client_still_sends() {
     let ns = Netns::with_tun("close-half-kernel-nc");
     let mut peer = KernelPeer::listen(&ns, KERNEL_V4, 9104);
-    let mut client = synack()
+    let mut client = synack_nc!()
         .trace()
         .stdin(StdinFrom::Piped)
         .connect(&ns, KERNEL_V4, 9104);
@@ -284,7 +270,7 @@ fn kernel_half_closes_and_synack_client_still_sends() {
         "kernel did not get synack's data sent after the kernel's FIN; synack's trace:\n{}",
         done.stderr
     );
-    assert_clean_exit("synack nc", &done);
+    done.assert_clean_exit("synack nc");
     assert_eq!(done.stdout_text(), "no more from me\n");
     let trace = parse_trace(&done.stderr);
     assert_path_ends(
@@ -301,7 +287,7 @@ fn kernel_half_closes_and_synack_client_still_sends() {
 fn sigterm_resets_the_kernel_peer() {
     let ns = Netns::with_tun("close-sigterm");
     let mut peer = KernelPeer::listen(&ns, KERNEL_V4, 9105);
-    let client = synack()
+    let client = synack_nc!()
         .trace()
         .stdin(StdinFrom::Piped)
         .connect(&ns, KERNEL_V4, 9105);
@@ -326,7 +312,7 @@ fn sigterm_resets_the_kernel_peer() {
 
 fn refused(kernel: &str, test: &str) {
     let ns = Netns::with_tun(test);
-    let done = synack().connect(&ns, kernel, 9).wait(T);
+    let done = synack_nc!().connect(&ns, kernel, 9).wait(T);
     assert_eq!(done.status.code(), Some(1), "{}", done.stderr);
     assert!(
         done.stderr.contains("Connection refused"),
@@ -351,7 +337,7 @@ fn connect_to_a_closed_kernel_port_is_refused_v6() {
 fn kernel_reset_ends_synack_with_connection_reset() {
     let ns = Netns::with_tun("close-kernel-rst");
     let mut peer = KernelPeer::listen(&ns, KERNEL_V4, 9106);
-    let client = synack()
+    let client = synack_nc!()
         .trace()
         .stdin(StdinFrom::Piped)
         .connect(&ns, KERNEL_V4, 9106);
@@ -375,7 +361,7 @@ fn kernel_reset_ends_synack_with_connection_reset() {
 fn connect_with_no_answer_times_out() {
     let ns = Netns::with_tun("close-timeout");
     let started = Instant::now();
-    let done = synack()
+    let done = synack_nc!()
         .trace()
         .arg("-w")
         .arg("1")

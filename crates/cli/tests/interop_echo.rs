@@ -6,30 +6,11 @@
 
 use std::time::Duration;
 use synack_tests::netns::{
-    file_with, kernel_script, require_program, Finished, Netns, StdinFrom, StdoutTo, SynackNc,
-    SYNACK_V4, SYNACK_V6,
+    file_with, kernel_script, require_program, Netns, StdinFrom, StdoutTo, SYNACK_V4, SYNACK_V6,
 };
+use synack_tests::synack_nc;
 
 const T: Duration = Duration::from_secs(30);
-
-fn synack() -> SynackNc {
-    SynackNc::new(synack_tests::synack_bin!())
-}
-
-/// synack ended cleanly: status 0, nothing that looks like a crash.
-fn assert_clean_exit(what: &str, done: &Finished) {
-    assert!(
-        !done.stderr.contains("panicked"),
-        "{what} panicked:\n{}",
-        done.stderr
-    );
-    assert!(
-        done.status.success(),
-        "{what} exited with {}:\n{}",
-        done.status,
-        done.stderr
-    );
-}
 
 /// Runs echo_clients.py in `ns` against `host:port`; returns its JSON report.
 fn echo_clients(
@@ -71,7 +52,7 @@ fn echo_clients(
 
 fn kernel_nc_echo(host: &str, test: &str) {
     let ns = Netns::with_tun(test);
-    let server = synack().arg("--echo").listen(&ns, 7);
+    let server = synack_nc!().arg("--echo").listen(&ns, 7);
     let message = b"hello from the kernel's nc\nsecond line\n";
     let input = file_with(message);
     // -N: shut down the sending side at end of input, so synack sees FIN and half-closes.
@@ -84,7 +65,7 @@ fn kernel_nc_echo(host: &str, test: &str) {
     assert!(client.status.success(), "nc failed: {}", client.stderr);
     assert_eq!(client.stdout_text(), String::from_utf8_lossy(message));
     let server = server.wait(T);
-    assert_clean_exit("synack nc -l --echo", &server);
+    server.assert_clean_exit("synack nc -l --echo");
     assert!(
         server
             .stderr
@@ -116,18 +97,18 @@ fn kernel_nc_echoes_through_synack_v6() {
 #[test]
 fn python_client_echoes_through_synack_v4() {
     let ns = Netns::with_tun("echo-py-v4");
-    let server = synack().arg("--echo").listen(&ns, 7);
+    let server = synack_nc!().arg("--echo").listen(&ns, 7);
     // One connection of 300-600 kB: many segments each way, window updates, every byte checked.
     echo_clients(&ns, SYNACK_V4, 7, 1, 1, 300_000);
-    assert_clean_exit("synack nc -l --echo", &server.wait(T));
+    server.wait(T).assert_clean_exit("synack nc -l --echo");
 }
 
 #[test]
 fn python_client_echoes_through_synack_v6() {
     let ns = Netns::with_tun("echo-py-v6");
-    let server = synack().arg("--echo").listen(&ns, 7);
+    let server = synack_nc!().arg("--echo").listen(&ns, 7);
     echo_clients(&ns, SYNACK_V6, 7, 1, 1, 300_000);
-    assert_clean_exit("synack nc -l --echo", &server.wait(T));
+    server.wait(T).assert_clean_exit("synack nc -l --echo");
 }
 
 #[test]
@@ -140,7 +121,7 @@ fn curl_fetches_a_canned_http_response() {
         body.len()
     );
     let canned = file_with(response.as_bytes());
-    let server = synack()
+    let server = synack_nc!()
         .stdin(StdinFrom::File(canned.path().to_path_buf()))
         .listen(&ns, 8080);
     let curl = ns.exec(&[
@@ -156,7 +137,7 @@ fn curl_fetches_a_canned_http_response() {
     assert_eq!(curl.stdout_text(), body);
     assert!(curl.stderr.contains("HTTP/1.0 200 OK"), "{}", curl.stderr);
     let server = server.wait(T);
-    assert_clean_exit("synack nc -l 8080", &server);
+    server.assert_clean_exit("synack nc -l 8080");
     // curl's request came out on synack's stdout.
     let request = server.stdout_text();
     assert!(request.starts_with("GET / HTTP/1.1\r\n"), "{request:?}");
@@ -171,7 +152,7 @@ fn curl_fetches_a_canned_http_response() {
 #[test]
 fn two_hundred_sequential_connections() {
     let ns = Netns::with_tun("echo-seq");
-    let server = synack().arg("-k").arg("--echo").listen(&ns, 7);
+    let server = synack_nc!().arg("-k").arg("--echo").listen(&ns, 7);
     echo_clients(&ns, SYNACK_V4, 7, 200, 1, 4000);
     assert!(server.is_running(), "-k must keep listening");
     let connections = server.stderr_text().matches("connection from").count();
@@ -186,7 +167,7 @@ fn two_hundred_sequential_connections() {
 #[test]
 fn hundred_concurrent_connections() {
     let ns = Netns::with_tun("echo-par");
-    let server = synack().arg("-k").arg("--echo").listen(&ns, 7);
+    let server = synack_nc!().arg("-k").arg("--echo").listen(&ns, 7);
     echo_clients(&ns, SYNACK_V4, 7, 100, 100, 100_000);
     assert!(server.is_running(), "-k must keep listening");
     let connections = server.stderr_text().matches("connection from").count();

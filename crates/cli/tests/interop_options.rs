@@ -3,17 +3,14 @@
 
 use std::time::Duration;
 use synack_tests::netns::{
-    packet_source, parse_trace, KernelPeer, Netns, NsChild, SsSocket, SsState, StdinFrom, SynackNc,
-    TcpInfo, KERNEL_V4, KERNEL_V6, SYNACK_V4, SYNACK_V6,
+    packet_source, parse_trace, KernelPeer, Netns, NsChild, SsSocket, SsState, StdinFrom, TcpInfo,
+    KERNEL_V4, KERNEL_V6, SYNACK_V4, SYNACK_V6,
 };
+use synack_tests::synack_nc;
 
 const T: Duration = Duration::from_secs(30);
 /// Bytes of the timestamp option (with its two NOPs) in every segment once negotiated.
 const TIMESTAMP_OPTION: u32 = 12;
-
-fn synack() -> SynackNc {
-    SynackNc::new(synack_tests::synack_bin!())
-}
 
 /// The number after `name ` in a tcpdump options list (`mss 1460`, `wscale 7`).
 fn option(line: &str, name: &str) -> Option<u32> {
@@ -78,7 +75,10 @@ fn stop(child: NsChild) -> String {
 
 fn synack_server(synack_addr: &str, kernel_addr: &str, mss: u32, test: &str) {
     let ns = Netns::with_tun(test);
-    let server = synack().trace().stdin(StdinFrom::Piped).listen(&ns, 9200);
+    let server = synack_nc!()
+        .trace()
+        .stdin(StdinFrom::Piped)
+        .listen(&ns, 9200);
     let peer = KernelPeer::connect(&ns, synack_addr, 9200).expect("connect to synack");
     let (sock, info) = established(&ns, peer.local_port, 9200);
     server.wait_stderr("SYN_RCVD -> ESTABLISHED", T);
@@ -102,7 +102,7 @@ fn kernel_client_sees_synack_options_v6() {
 fn kernel_server_sees_synack_options_v4() {
     let ns = Netns::with_tun("options-client-v4");
     let mut peer = KernelPeer::listen(&ns, KERNEL_V4, 9201);
-    let client = synack()
+    let client = synack_nc!()
         .trace()
         .stdin(StdinFrom::Piped)
         .connect(&ns, KERNEL_V4, 9201);

@@ -6,16 +6,13 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use synack_tests::netns::{
     first_difference, packet_source, parse_trace, require_program, tcpdump_packet_lines,
-    KernelPeer, Netns, StdinFrom, StdoutTo, SynackNc, SYNACK_V4, TUN,
+    KernelPeer, Netns, StdinFrom, StdoutTo, SYNACK_V4, TUN,
 };
+use synack_tests::synack_nc;
 
 const T: Duration = Duration::from_secs(30);
 /// A port no tcpdump dissector claims, so its lines stay plain TCP.
 const PORT: u16 = 47001;
-
-fn synack() -> SynackNc {
-    SynackNc::new(synack_tests::synack_bin!())
-}
 
 /// A short echo session through `synack nc -l --echo` on PORT: handshake, data segments each
 /// way (one of several segments), the kernel's FIN, synack's FIN.
@@ -78,7 +75,7 @@ fn trace_lines_match_tcpdump_on_the_tun_device() {
         StdoutTo::Lines,
     );
     tcpdump.wait_stderr("listening on", T);
-    let server = synack().trace().arg("--echo").listen(&ns, PORT);
+    let server = synack_nc!().trace().arg("--echo").listen(&ns, PORT);
     echo_session(&ns);
     let done = server.wait(T);
     assert!(done.status.success(), "synack failed:\n{}", done.stderr);
@@ -145,7 +142,11 @@ fn record_session(ns: &Netns) -> Recorded {
     let dir = tempfile::tempdir().expect("temporary directory");
     let pcap = dir.path().join("session.pcap");
     let started = SystemTime::now();
-    let server = synack().trace().pcap(&pcap).arg("--echo").listen(ns, PORT);
+    let server = synack_nc!()
+        .trace()
+        .pcap(&pcap)
+        .arg("--echo")
+        .listen(ns, PORT);
     echo_session(ns);
     let done = server.wait(T);
     assert!(done.status.success(), "synack failed:\n{}", done.stderr);

@@ -144,6 +144,22 @@ impl Finished {
     pub fn stdout_text(&self) -> String {
         String::from_utf8_lossy(&self.stdout).into_owned()
     }
+
+    /// Panics unless the program ended cleanly: status 0 and nothing that looks like a crash.
+    /// `what` names it in the message.
+    pub fn assert_clean_exit(&self, what: &str) {
+        assert!(
+            !self.stderr.contains("panicked"),
+            "{what} panicked:\n{}",
+            self.stderr
+        );
+        assert!(
+            self.status.success(),
+            "{what} exited with {}:\n{}",
+            self.status,
+            self.stderr
+        );
+    }
 }
 
 /// A running child process inside a namespace. Killed (by PID) when dropped.
