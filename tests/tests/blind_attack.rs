@@ -162,3 +162,35 @@ fn hundred_thousand_blind_guesses_neither_reset_nor_corrupt_a_transfer() {
         );
     }
 }
+
+#[test]
+fn in_window_data_with_an_unacceptable_ack_is_dropped_and_challenged() {
+    let mut w = world();
+    let (_c, s) = w.establish();
+    let (a, b) = (w.a(), w.b());
+    let (caddr, saddr) = (w.caddr(), w.saddr());
+    let (snd_nxt, rcv_nxt) = w.seqs(b, s);
+    let window = w.stack(b).info(s).expect("live").snd_wnd;
+    assert!(
+        window < 1 << 20,
+        "MAX.SND.WND stays under 1 MiB here: {window}"
+    );
+    let data_at = |ack: u32, text: &[u8]| Forge::new(caddr, saddr, rcv_nxt).ack(ack).payload(text);
+
+    // RFC 5961 §5.2: SEG.ACK > SND.NXT (nothing of ours is unacknowledged).
+    w.inject(a, data_at(snd_nxt.wrapping_add(1000), b"EVIL").build());
+    // SEG.ACK < SND.UNA - MAX.SND.WND.
+    w.inject(a, data_at(snd_nxt.wrapping_sub(1 << 20), b"EVIL").build());
+    w.run_for(Duration::from_millis(100));
+    let st = w.stack(b).stats().clone();
+    assert_eq!(st.drops_for("tcp_ack_unsent_data"), 1, "{st:?}");
+    assert_eq!(st.drops_for("tcp_ack_too_old"), 1, "{st:?}");
+    assert_eq!(st.challenge_acks_sent, 2);
+    assert_eq!(w.seqs(b, s).1, rcv_nxt, "RCV.NXT did not move");
+
+    // The same text with an acceptable ACK is taken: the drops were the ACK's doing.
+    w.inject(a, data_at(snd_nxt, b"GOOD").build());
+    w.run_for(Duration::from_millis(100));
+    assert_eq!(w.read_all(b, s).0, b"GOOD");
+    assert_eq!(w.stack(b).stats().challenge_acks_sent, 2);
+}
