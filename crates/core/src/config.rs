@@ -99,6 +99,10 @@ pub struct Config {
     pub max_ooo_ranges: usize,
     /// Control packets (RSTs for closed ports, ICMP replies) queued at most; more are dropped.
     pub max_control_queue: usize,
+    /// Challenge ACKs (RFC 5961 §7) the whole stack sends per second at most (Linux
+    /// `tcp_challenge_ack_limit`: 1000). Each second's budget is drawn at random from
+    /// [limit/2, limit] so the shared budget is no side channel.
+    pub challenge_ack_limit: u32,
 }
 
 impl Default for Config {
@@ -131,6 +135,7 @@ impl Default for Config {
             hop_limit: 64,
             max_ooo_ranges: 64,
             max_control_queue: 1024,
+            challenge_ack_limit: 1000,
         }
     }
 }

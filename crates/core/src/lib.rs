@@ -21,6 +21,7 @@
 
 mod buffer;
 mod cc;
+mod challenge;
 pub mod config;
 pub mod error;
 pub mod event;

@@ -4,6 +4,7 @@
 //! fire due timers with `handle_timeout`, then drain `poll_transmit` until it returns None and
 //! `poll_event` likewise, then sleep until `poll_timeout` or the next packet.
 
+use crate::challenge::ChallengeAckLimiter;
 use crate::config::{Config, IsnMode, Keepalive};
 use crate::error::{ConnectError, InvalidHandle, ListenError, RecvError, SendError};
 use crate::event::Event;
@@ -111,6 +112,7 @@ pub struct Stack {
     ready: VecDeque<ConnId>,
     timers: BinaryHeap<Reverse<(Instant, u32, u32)>>,
     stats: Stats,
+    challenge: ChallengeAckLimiter,
 }
 
 impl fmt::Debug for Stack {
@@ -130,6 +132,7 @@ impl Stack {
         let (secrets, mut rng) = Secrets::from_seed(seed);
         let hasher = secrets.demux_hasher();
         let ports = PortAllocator::new(config.ephemeral_ports, rng.next_u32());
+        let challenge = ChallengeAckLimiter::new(rng.next_u64());
         Stack {
             config,
             secrets,
@@ -145,6 +148,7 @@ impl Stack {
             ready: VecDeque::new(),
             timers: BinaryHeap::new(),
             stats: Stats::default(),
+            challenge,
         }
     }
 
@@ -440,6 +444,8 @@ impl Stack {
             config: &self.config,
             events: &mut self.events,
             control: &mut self.control,
+            stats: &mut self.stats,
+            challenge: &mut self.challenge,
         };
         let r = f(&mut slot.tcb, &mut cx);
         self.settle_owner(now, id);
@@ -485,6 +491,8 @@ impl Stack {
                         config: &self.config,
                         events: &mut self.events,
                         control: &mut self.control,
+                        stats: &mut self.stats,
+                        challenge: &mut self.challenge,
                     };
                     slot.tcb.abort(&mut cx);
                 }

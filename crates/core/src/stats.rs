@@ -31,6 +31,10 @@ pub struct Stats {
     pub echo_replies: u64,
     /// ICMP errors that matched a connection.
     pub icmp_errors: u64,
+    /// Challenge ACKs sent (RFC 5961 §3.2, §4.2, §5.2).
+    pub challenge_acks_sent: u64,
+    /// Challenge ACKs withheld by the stack-wide rate limit (RFC 5961 §7).
+    pub challenge_acks_suppressed: u64,
 }
 
 impl Stats {

@@ -218,11 +218,19 @@ impl Tcb {
                 self.timers
                     .set(Timer::TimeWait, cx.now + cx.config.time_wait());
             }
+            if flags.syn() && !flags.rst() {
+                // RFC 5961 §4.2: a SYN gets a challenge ACK "irrespective of the sequence number",
+                // so out of the window too, and it counts against the §7 limit like the rest.
+                cx.stats.drop("tcp_syn_challenged");
+                self.challenge_ack(cx);
+                return;
+            }
             if !flags.rst() {
                 // "If an incoming segment is not acceptable, an acknowledgment should be sent in
                 // reply (unless the RST bit is set)".
                 self.ack_now = true;
             }
+            cx.stats.drop("tcp_out_of_window");
             return;
         }
 
@@ -232,7 +240,8 @@ impl Tcb {
                 self.on_valid_rst(cx);
             } else {
                 // In the window but not exactly RCV.NXT: challenge ACK.
-                self.challenge_ack();
+                cx.stats.drop("tcp_rst_challenged");
+                self.challenge_ack(cx);
             }
             return;
         }
@@ -244,7 +253,8 @@ impl Tcb {
             if self.state == State::SynRcvd && self.passive {
                 self.close_with(cx, None);
             } else {
-                self.challenge_ack();
+                cx.stats.drop("tcp_syn_challenged");
+                self.challenge_ack(cx);
             }
             return;
         }
@@ -278,13 +288,17 @@ impl Tcb {
         }
         if seg.ack > self.snd_max {
             // "If the ACK acks something not yet sent (SEG.ACK > SND.NXT) then send an ACK, drop
-            // the segment, and return." (RFC 5961 §5.2 makes it a challenge ACK.)
-            self.challenge_ack();
+            // the segment, and return." (RFC 5961 §5.2 makes it a challenge ACK.) Any text in
+            // the segment goes with it.
+            cx.stats.drop("tcp_ack_unsent_data");
+            self.challenge_ack(cx);
             return;
         }
-        // RFC 5961 §5.2: an ACK older than SND.UNA - MAX.SND.WND is blind-injection material.
+        // RFC 5961 §5.2: an ACK older than SND.UNA - MAX.SND.WND is blind-injection material:
+        // "MUST be discarded and an ACK sent back" (a challenge ACK, rate limited as Linux does).
         if seg.ack < self.snd_una - self.max_snd_wnd.max(1) {
-            self.challenge_ack();
+            cx.stats.drop("tcp_ack_too_old");
+            self.challenge_ack(cx);
             return;
         }
         // RFC 7323 §4.3: remember the timestamp if the segment covers Last.ACK.sent.
@@ -339,9 +353,15 @@ impl Tcb {
 
     /// RFC 5961 §3.2 and §4.2: answer a suspicious RST or SYN with an ACK that tells a genuine
     /// peer where we are.
-    fn challenge_ack(&mut self) {
-        self.counters.challenge_acks += 1;
-        self.ack_now = true;
+    /// RFC 5961 §7: within the stack-wide budget only; beyond it the segment is dropped silently.
+    fn challenge_ack(&mut self, cx: &mut Cx) {
+        if cx.challenge.allow(cx.now, cx.config.challenge_ack_limit) {
+            self.counters.challenge_acks += 1;
+            cx.stats.challenge_acks_sent += 1;
+            self.ack_now = true;
+        } else {
+            cx.stats.challenge_acks_suppressed += 1;
+        }
     }
 
     /// RFC 9293 §3.10.7.4 second check, a RST exactly at RCV.NXT.

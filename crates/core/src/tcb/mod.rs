@@ -66,6 +66,10 @@ pub(crate) struct Cx<'a> {
     pub config: &'a Config,
     pub events: &'a mut VecDeque<Event>,
     pub control: &'a mut VecDeque<ControlSegment>,
+    /// Stack-wide counters (drops, challenge ACKs).
+    pub stats: &'a mut crate::stats::Stats,
+    /// The stack-wide challenge-ACK budget (RFC 5961 §7).
+    pub challenge: &'a mut crate::challenge::ChallengeAckLimiter,
 }
 
 impl Cx<'_> {
