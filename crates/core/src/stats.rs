@@ -31,6 +31,8 @@ pub struct Stats {
     pub echo_replies: u64,
     /// ICMP errors that matched a connection.
     pub icmp_errors: u64,
+    /// SYNs whose window scale shift was above 14 and was used as 14 (RFC 7323 §2.3).
+    pub window_scale_clamped: u64,
 }
 
 impl Stats {
