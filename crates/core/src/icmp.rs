@@ -62,7 +62,7 @@ pub(crate) fn classify(ip: &IpPacket) -> Result<Incoming, &'static str> {
                     4 => IcmpErrorKind::PacketTooBig(u32::from(next_hop_mtu)),
                     _ => IcmpErrorKind::Unreachable,
                 };
-                quoted_tcp(original, kind).map_or(Incoming::Ignored, Incoming::Error)
+                quoted(original, kind)?
             }
             _ => Incoming::Ignored,
         });
@@ -86,11 +86,10 @@ pub(crate) fn classify(ip: &IpPacket) -> Result<Incoming, &'static str> {
             } else {
                 IcmpErrorKind::Unreachable
             };
-            quoted_tcp(original, kind).map_or(Incoming::Ignored, Incoming::Error)
+            quoted(original, kind)?
         }
         Icmpv6Repr::PacketTooBig { mtu, original } => {
-            quoted_tcp(original, IcmpErrorKind::PacketTooBig(mtu))
-                .map_or(Incoming::Ignored, Incoming::Error)
+            quoted(original, IcmpErrorKind::PacketTooBig(mtu))?
         }
         _ => Incoming::Ignored,
     })
@@ -111,6 +110,22 @@ fn build(
     emit_ip_header(&mut packet[..h], src, dst, proto, body_len, 64, 0)
         .map_err(|_| "icmp_emit_failed")?;
     Ok(packet)
+}
+
+/// An ICMP error whose quote names a TCP segment; a quote too short or not IPv4/IPv6 is garbage
+/// (RFC 5927 §4.1: the quote is what validates an error), and errors about other protocols are
+/// not ours.
+fn quoted(original: &[u8], kind: IcmpErrorKind) -> Result<Incoming, &'static str> {
+    let proto = match original.first().map(|b| b >> 4) {
+        Some(4) => original.get(9),
+        Some(6) => original.get(6),
+        _ => None,
+    };
+    match (proto, quoted_tcp(original, kind)) {
+        (_, Some(err)) => Ok(Incoming::Error(err)),
+        (Some(&p), None) if p != protocol::TCP => Ok(Incoming::Ignored),
+        _ => Err("icmp_bad_quote"),
+    }
 }
 
 /// The quoted datagram of an ICMP error: our IP header and at least the first 8 bytes of our TCP

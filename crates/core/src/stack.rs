@@ -226,6 +226,10 @@ impl Stack {
             return;
         }
         self.stats.segments_in += 1;
+        if seg.flags.syn() && seg.options.window_scale.is_some_and(|s| s > 14) {
+            // RFC 7323 §2.3: a shift above 14 "SHOULD" be logged; the connection uses 14.
+            self.stats.window_scale_clamped += 1;
+        }
         let tuple = FourTuple {
             local: SocketAddr::new(dst, seg.dst_port),
             remote: SocketAddr::new(src, seg.src_port),
@@ -287,6 +291,8 @@ impl Stack {
     /// RFC 9293 §3.10.7.1: in CLOSED, a segment without RST gets a RST.
     fn reset_for_closed(&mut self, tuple: FourTuple, seg: &TcpRepr) {
         if seg.flags.rst() {
+            // RFC 9293 §3.10.7.1: "An incoming segment containing a RST is discarded."
+            self.stats.drop("closed_rst");
             return;
         }
         let rst = if seg.flags.ack() {
@@ -330,6 +336,7 @@ impl Stack {
     fn listener_input(&mut self, now: Instant, lid: ListenerId, tuple: FourTuple, seg: &TcpRepr) {
         // First: a RST to a listener is ignored.
         if seg.flags.rst() {
+            self.stats.drop("listen_rst");
             return;
         }
         // Second: an ACK to a listener gets <SEQ=SEG.ACK><CTL=RST>.
@@ -346,6 +353,12 @@ impl Stack {
         // Fourth: anything but a SYN is dropped.
         if !seg.flags.syn() {
             self.stats.drop("listen_no_syn");
+            return;
+        }
+        if seg.flags.fin() {
+            // RFC 9293 §3.10.7.2 would queue the FIN for later, but SYN+FIN is a scanner's
+            // probe, never a real opening: Linux and FreeBSD (drop_synfin) discard it.
+            self.stats.drop("listen_syn_fin");
             return;
         }
         let Some(listener) = self.listeners.get(lid.index, lid.gen) else {
@@ -657,7 +670,8 @@ impl Stack {
                 self.stats.icmp_errors += 1;
                 self.with_conn(now, id, |tcb, cx| tcb.on_icmp_error(cx, &err));
             }
-            Ok(icmp::Incoming::Ignored) => {}
+            // Echo replies, unknown types, errors about other protocols: nothing to do.
+            Ok(icmp::Incoming::Ignored) => self.stats.drop("icmp_ignored"),
             Err(reason) => self.stats.drop(reason),
         }
     }

@@ -35,6 +35,8 @@ pub struct Stats {
     pub challenge_acks_sent: u64,
     /// Challenge ACKs withheld by the stack-wide rate limit (RFC 5961 §7).
     pub challenge_acks_suppressed: u64,
+    /// SYNs whose window scale shift was above 14 and was used as 14 (RFC 7323 §2.3).
+    pub window_scale_clamped: u64,
 }
 
 impl Stats {

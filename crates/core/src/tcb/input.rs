@@ -8,7 +8,7 @@ use crate::state::State;
 use std::time::Duration;
 use synack_wire::{SeqNumber, TcpRepr};
 
-/// The smallest MSS we accept from a peer (Linux TCP_MIN_MSS); smaller values, zero included,
+/// The smallest MSS we accept from a peer (Linux TCP_MIN_MSS); smaller non-zero values
 /// would make segments that are all header.
 const MIN_PEER_MSS: u16 = 88;
 
@@ -41,7 +41,10 @@ impl Tcb {
     /// only offer what the peer offered.
     fn negotiate_options(&mut self, syn: &TcpRepr, _we_answer: bool) {
         let opts = &syn.options;
-        if let Some(mss) = opts.mss {
+        // RFC 9293 §3.7.1: without a (usable) MSS option the default applies. A zero MSS means
+        // nothing, so like Linux we read it as no option at all; small values are raised to
+        // the minimum.
+        if let Some(mss) = opts.mss.filter(|&m| m != 0) {
             self.peer_mss = mss.max(MIN_PEER_MSS);
         }
         // RFC 7323 §2.2: scaling is on only if both sides sent the option. §2.3: a shift above 14
@@ -309,6 +312,7 @@ impl Tcb {
                 self.ts_recent_at = cx.now;
             }
         }
+        self.count_invalid_sack_blocks(seg);
         self.process_ack(cx, seg);
         if matches!(self.state, State::Closed) {
             return;
@@ -324,6 +328,20 @@ impl Tcb {
             return;
         }
         self.process_text_and_fin(cx, seg.seq, seg.payload, flags.fin());
+    }
+
+    /// Counts SACK blocks no honest receiver sends. The stack keeps no SACK scoreboard, so the
+    /// blocks change nothing; this only makes forged or broken ones visible.
+    fn count_invalid_sack_blocks(&mut self, seg: &TcpRepr) {
+        let floor = self.snd_una - self.max_snd_wnd.max(1);
+        for (left, right) in seg.options.sack_blocks.iter() {
+            // RFC 2018 §3: a block is [left, right) of data we sent, so left < right =< SND.NXT;
+            // RFC 2883 §4 lets a D-SACK block lie below SND.UNA, within a window of it (Linux
+            // tcp_is_sackblock_valid).
+            if !(left < right && right <= self.snd_max && left >= floor) {
+                self.counters.sack_blocks_rejected += 1;
+            }
+        }
     }
 
     /// RFC 9293 §3.10.7.4 first check: the four acceptability cases.
@@ -607,7 +625,10 @@ impl Tcb {
                 // RFC 5681 §4.2: filling a hole is acknowledged at once; otherwise delay, but
                 // ACK at least every second full-sized segment (RFC 9293 §3.8.6.3).
                 self.segs_unacked += 1;
-                if had_holes || self.segs_unacked >= 2 {
+                // A segment above our MSS (a peer ignoring it, or coalesced by offload) holds
+                // more than one full-sized segment: like Linux, which counts bytes, ACK it now.
+                let oversized = data.len() > usize::from(self.local_mss);
+                if had_holes || oversized || self.segs_unacked >= 2 {
                     self.ack_now = true;
                 } else if !self.timers.is_set(Timer::DelayedAck) {
                     self.timers

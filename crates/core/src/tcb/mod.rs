@@ -111,6 +111,8 @@ pub struct ConnCounters {
     pub window_probes: u64,
     /// Keepalive probes sent.
     pub keepalive_probes: u64,
+    /// SACK blocks that were reversed or outside the data we sent (RFC 2018 §3).
+    pub sack_blocks_rejected: u64,
 }
 
 /// Who answers for a connection.
