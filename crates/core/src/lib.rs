@@ -22,6 +22,7 @@
 mod buffer;
 mod cc;
 pub mod config;
+mod cookie_reply;
 pub mod error;
 pub mod event;
 mod icmp;
@@ -32,6 +33,7 @@ mod slab;
 pub mod stack;
 pub mod state;
 pub mod stats;
+pub mod syncookie;
 pub mod tcb;
 pub mod time;
 
@@ -42,5 +44,6 @@ pub use event::Event;
 pub use stack::{Conn, ConnId, ListenerId, Shutdown, Stack, Transmit};
 pub use state::State;
 pub use stats::Stats;
+pub use syncookie::SynCookies;
 pub use tcb::{ConnCounters, TcpInfo, Timer};
 pub use time::Instant;
