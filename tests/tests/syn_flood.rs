@@ -225,6 +225,8 @@ fn handshake_through_a_cookie_keeps_options_and_transfers() {
     let info = w.stack(b).info(s).unwrap();
     let cinfo = w.stack(a).info(c).unwrap();
     assert!(info.timestamps && info.sack);
+    // No RTT sample from the cookie's echo (its low bits are options, not time).
+    assert_eq!(info.srtt, None);
     assert_eq!(info.wscale, Some((7, 7)));
     assert_eq!(cinfo.wscale, Some((7, 7)));
     // 1460 less 12 bytes of timestamp option.
@@ -432,18 +434,30 @@ impl Rng {
     }
 }
 
-#[test]
-fn syn_flood_with_cookies_lets_real_clients_through_in_bounded_memory() {
-    let flood: u64 = if cfg!(debug_assertions) {
-        20_000
-    } else {
-        1_000_000
-    };
-    const CLIENTS: usize = 100;
-    const PER_CLIENT: usize = 4096;
-    let syn_backlog = 128;
+const CLIENTS: usize = 100;
+const PER_CLIENT: usize = 4096;
+const SYN_BACKLOG: usize = 128;
+
+/// What a flood run left behind.
+struct Flood {
+    net: Network<Host>,
+    client: synack_sim::HostId,
+    server: synack_sim::HostId,
+    /// Connections the server had accepted when the last spoofed SYN was sent.
+    accepted_during_flood: usize,
+    /// Whether every client and the server finished within 60 s after the flood.
+    done: bool,
+    peak_conns: usize,
+    peak_mem: usize,
+}
+
+/// `flood` spoofed SYNs from random 172.16/12 sources (with typical Linux options), spread over
+/// 2 s of virtual time at a server whose SYN queue holds `SYN_BACKLOG`; at 50 ms, `CLIENTS` real
+/// clients on another host connect and have `PER_CLIENT` bytes echoed.
+fn run_flood(syn_cookies: bool, flood: u64) -> Flood {
     let server_cfg = Config {
-        syn_backlog,
+        syn_backlog: SYN_BACKLOG,
+        syn_cookies,
         ..Config::default()
     };
     let (c_ip, s_ip) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
@@ -481,8 +495,6 @@ fn syn_flood_with_cookies_lets_real_clients_through_in_bounded_memory() {
     net.host_mut(s).pump(t0);
     net.flush();
 
-    // The flood: spoofed SYNs from random 172.16/12 sources, typical Linux options, spread over
-    // about 2 s of virtual time.
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let per_ms: u64 = flood.div_ceil(2000);
     let mut injected = 0u64;
@@ -523,46 +535,100 @@ fn syn_flood_with_cookies_lets_real_clients_through_in_bounded_memory() {
         }
         sample(&net, &mut peak_conns, &mut peak_mem);
     }
-    let flood_end = net.now();
+    let accepted_during_flood = net.host(s).app::<Server>().conns.len();
     // The last SYNs are still on the 5 ms link: deliver them before counting.
     net.run_for(Duration::from_millis(20));
-    // Let the clients finish (they had the flood's whole duration already).
     let done = net.run_until_cond(Duration::from_secs(60), |net| {
         net.host(c).app.as_ref().unwrap().done() && net.host(s).app.as_ref().unwrap().done()
     });
     sample(&net, &mut peak_conns, &mut peak_mem);
-    let st = net.host(s).stack.stats().clone();
+    Flood {
+        net,
+        client: c,
+        server: s,
+        accepted_during_flood,
+        done,
+        peak_conns,
+        peak_mem,
+    }
+}
+
+fn flood_size() -> u64 {
+    if cfg!(debug_assertions) {
+        20_000
+    } else {
+        1_000_000
+    }
+}
+
+#[test]
+fn syn_flood_with_cookies_lets_real_clients_through_in_bounded_memory() {
+    let flood = flood_size();
+    let f = run_flood(true, flood);
+    let st = f.net.host(f.server).stack.stats().clone();
     println!(
-        "flood {flood} SYNs until {flood_end}: peak {peak_conns} connections, {peak_mem} bytes; \
-         cookies sent {} valid {} invalid {}; passive opens {}; {st:?}",
-        st.syn_cookies_sent, st.syn_cookies_valid, st.syn_cookies_invalid, st.passive_opens
+        "flood {flood} SYNs: peak {} connections, {} bytes; cookies sent {} valid {} invalid {}; \
+         passive opens {}; accepted during the flood {}",
+        f.peak_conns,
+        f.peak_mem,
+        st.syn_cookies_sent,
+        st.syn_cookies_valid,
+        st.syn_cookies_invalid,
+        st.passive_opens,
+        f.accepted_during_flood
     );
-    assert!(done, "clients did not finish");
-    let clients = net.host(c).app::<Clients>();
+    assert!(f.done, "clients did not finish");
+    assert_eq!(
+        f.accepted_during_flood, CLIENTS,
+        "every client got in while the flood went on"
+    );
+    let clients = f.net.host(f.client).app::<Clients>();
     for (i, cl) in clients.clients.iter().enumerate() {
         assert_eq!(cl.error, None, "client {i}");
         assert!(cl.eof, "client {i} saw the end of the echo");
         assert_eq!(cl.received, cl.data, "client {i} got its bytes echoed");
     }
-    let server = net.host(s).app::<Server>();
+    let server = f.net.host(f.server).app::<Server>();
     assert_eq!(server.conns.len(), CLIENTS);
     assert!(server.conns.iter().all(|c| c.error.is_none()));
 
     // Every real client came in through a cookie; the only state the flood got is the SYN
     // queue it filled first.
     assert_eq!(st.syn_cookies_valid, CLIENTS as u64);
-    assert_eq!(st.passive_opens, (syn_backlog + CLIENTS) as u64);
+    assert_eq!(st.syn_cookies_invalid, 0);
+    assert_eq!(st.passive_opens, (SYN_BACKLOG + CLIENTS) as u64);
     // A perfect link: no SYN was retransmitted, so exactly one cookie per SYN past the queue.
     assert_eq!(
         st.syn_cookies_sent,
-        flood - syn_backlog as u64 + CLIENTS as u64
+        flood - SYN_BACKLOG as u64 + CLIENTS as u64
     );
+    assert_eq!(st.syn_queue_overflows, 0);
     assert!(
-        peak_conns <= syn_backlog + CLIENTS,
-        "peak {peak_conns} connections"
+        f.peak_conns <= SYN_BACKLOG + CLIENTS,
+        "peak {} connections",
+        f.peak_conns
     );
     // Memory: the half-open connections and the real ones, each a TCB with a few KB of
     // buffers, far from anything proportional to the flood.
-    let budget = (syn_backlog + CLIENTS) * 64 * 1024;
-    assert!(peak_mem <= budget, "peak memory {peak_mem} > {budget}");
+    let budget = (SYN_BACKLOG + CLIENTS) * 64 * 1024;
+    assert!(
+        f.peak_mem <= budget,
+        "peak memory {} > {budget}",
+        f.peak_mem
+    );
+}
+
+/// The same flood without cookies: memory is just as bounded, but the spoofed half-open
+/// connections hold the SYN queue and no real client gets in while the flood goes on.
+#[test]
+fn syn_flood_without_cookies_locks_real_clients_out() {
+    let flood = flood_size().min(20_000);
+    let f = run_flood(false, flood);
+    let st = f.net.host(f.server).stack.stats().clone();
+    assert_eq!(f.accepted_during_flood, 0);
+    assert_eq!(st.syn_cookies_sent, 0);
+    assert_eq!(st.syn_cookies_valid, 0);
+    // Every SYN past the queue was dropped, the clients' first SYNs and retries included.
+    assert!(st.syn_queue_overflows >= flood - SYN_BACKLOG as u64 + CLIENTS as u64);
+    assert!(f.peak_conns <= SYN_BACKLOG + CLIENTS);
 }

@@ -57,7 +57,13 @@ impl Tcb {
         self.last_ack_sent = self.rcv_nxt;
         self.set_state(cx, State::SynRcvd);
         self.touch_keepalive(cx.now);
-        self.on_segment(cx, ack);
+        // The TSecr echoes a TSval whose low bits were options, up to 31 ms older than our
+        // clock: no RTT sample (RFC 7323 §4.1) comes from it; the first data ACK gives one.
+        let mut ack = *ack;
+        if let Some(ts) = ack.options.timestamps.as_mut() {
+            ts.tsecr = 0;
+        }
+        self.on_segment(cx, &ack);
     }
 
     /// RFC 7323 §2.2: without the option on both sides, neither direction scales.
