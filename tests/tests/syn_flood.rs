@@ -333,8 +333,14 @@ fn forged_acks_need_a_valid_unexpired_cookie() {
     assert_eq!(w.stack(b).stats().syn_cookies_invalid, 2);
     assert_eq!(resets(&mut w), 3);
     assert_eq!(w.stack(b).connection_count(), 0);
-    // The right one: a connection, ESTABLISHED, queued; no RST.
-    ack(&mut w, 1000, 100, cookie.0.wrapping_add(1));
+    // The right one, carrying data: a connection, ESTABLISHED, queued, the data readable; no
+    // RST.
+    let p = Forge::new(spoof(1000), saddr, 101)
+        .ack(cookie.0.wrapping_add(1))
+        .payload(b"hello")
+        .build();
+    w.inject(a, p);
+    w.run_for(Duration::from_millis(1));
     assert_eq!(w.stack(b).stats().syn_cookies_valid, 1);
     assert_eq!(resets(&mut w), 3, "no RST for a valid cookie");
     assert_eq!(w.stack(b).connection_count(), 1);
@@ -344,6 +350,18 @@ fn forged_acks_need_a_valid_unexpired_cookie() {
     assert_eq!(w.stack(b).remote_addr(id), Some(spoof(1000)));
     // No options without timestamps: MSS from the table (536 for a SYN without MSS option).
     assert_eq!(tcb.info().snd_mss, 536);
+    let (s, _) = w.with(b, |st, _| {
+        let l = st.listeners().next().unwrap().0;
+        (st.accept(l).unwrap(), ())
+    });
+    assert_eq!(s, id);
+    assert_eq!(w.read_all(b, s).0, b"hello");
+    // The data is acknowledged (after the delayed-ACK timeout): <SEQ=cookie+1><ACK=101+5>.
+    w.run_for(Duration::from_millis(50));
+    let last = w.sent_by(b).pop().unwrap();
+    assert_eq!(last.dst, spoof(1000));
+    assert!(last.is_pure_ack());
+    assert_eq!((last.seq, last.ack), (cookie.0.wrapping_add(1), 106));
 
     // An old cookie: issued now, presented two slots later, while the listener still sends
     // cookies (so it is checked, and fails on age).
@@ -631,4 +649,34 @@ fn syn_flood_without_cookies_locks_real_clients_out() {
     // Every SYN past the queue was dropped, the clients' first SYNs and retries included.
     assert!(st.syn_queue_overflows >= flood - SYN_BACKLOG as u64 + CLIENTS as u64);
     assert!(f.peak_conns <= SYN_BACKLOG + CLIENTS);
+}
+
+#[test]
+fn cookie_handshake_over_ipv6() {
+    let mut w = World::with_addrs(
+        Config::default(),
+        cookie_server(),
+        LinkConfig::default().with_delay(Duration::from_millis(5)),
+        "fd00::1".parse().unwrap(),
+        "fd00::2".parse().unwrap(),
+    );
+    let (a, b) = (w.a(), w.b());
+    let (saddr, caddr) = (w.saddr(), w.caddr());
+    let l = w.with(b, |s, _| s.listen(saddr, 16).unwrap());
+    let c = w.with(a, |s, now| s.connect(now, Some(caddr), saddr).unwrap());
+    w.run_to_state(a, c, State::Established, Duration::from_secs(1));
+    w.run_for(Duration::from_millis(10));
+    assert_eq!(w.stack(b).stats().syn_cookies_sent, 1);
+    assert_eq!(w.stack(b).stats().syn_cookies_valid, 1);
+    let s = w.with(b, |s, _| s.accept(l)).expect("queued");
+    let info = w.stack(b).info(s).unwrap();
+    // MTU 1500 less 60 bytes of IPv6 and TCP headers: 1440, an IPv6 table entry; less 12 for
+    // timestamps.
+    assert_eq!(w.stack(a).info(c).unwrap().rcv_mss, 1440);
+    assert_eq!(info.snd_mss, 1428);
+    assert_eq!(info.wscale, Some((7, 7)));
+    let data = pattern(100_000, 9);
+    let mut flows = [scenarios_util::Flow::new((a, c), (b, s), data.clone())];
+    assert!(w.transfer(&mut flows, Duration::from_secs(30)));
+    assert_eq!(flows[0].received, data);
 }
