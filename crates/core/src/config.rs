@@ -81,6 +81,9 @@ pub struct Config {
     pub keepalive: Option<Keepalive>,
     /// Half-open connections (SYN_RCVD) a listener keeps at once.
     pub syn_backlog: usize,
+    /// Answer SYNs with SYN cookies (RFC 4987 §3.6) when the SYN queue is full, instead of
+    /// dropping them. Linux: `tcp_syncookies=1`.
+    pub syn_cookies: bool,
     /// Most connections the stack holds at once (all states).
     pub max_connections: usize,
     /// Ephemeral port range for active opens (Linux: 32768..=60999).
@@ -126,6 +129,7 @@ impl Default for Config {
             nodelay: false,
             keepalive: None,
             syn_backlog: 1024,
+            syn_cookies: true,
             max_connections: 1 << 20,
             ephemeral_ports: (32768, 60999),
             isn: IsnMode::Rfc6528,

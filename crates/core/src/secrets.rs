@@ -19,6 +19,7 @@ pub struct Secrets {
     port_key: [u8; 16],
     ts_key: [u8; 16],
     demux_key: (u64, u64),
+    cookie_key: [u8; 16],
 }
 
 fn write_addr(h: &mut impl Hasher, addr: IpAddr) {
@@ -42,11 +43,15 @@ impl Secrets {
             u64::from_le_bytes(d[..8].try_into().unwrap_or_default()),
             u64::from_le_bytes(d[8..].try_into().unwrap_or_default()),
         );
+        // The cookie key is derived from the ISN key (SipHash as a PRF with a domain label)
+        // rather than drawn from the expander, so adding it moved no other stream value.
+        let cookie_key = derive_key(&isn_key, b"synack syncookie key");
         let secrets = Secrets {
             isn_key,
             port_key,
             ts_key,
             demux_key,
+            cookie_key,
         };
         (secrets, rng)
     }
@@ -84,6 +89,27 @@ impl Secrets {
         h.finish() as u32
     }
 
+    /// RFC 4987 §3.6: the SYN cookie MAC, a keyed hash of the 4-tuple, the peer's ISN, the
+    /// coarse time slot and the MSS index, so a cookie is bound to the connection it answers.
+    pub fn cookie_mac(
+        &self,
+        local: SocketAddr,
+        remote: SocketAddr,
+        peer_isn: u32,
+        slot: u32,
+        mss_index: u8,
+    ) -> u32 {
+        let mut h = SipHasher24::new_with_key(&self.cookie_key);
+        write_addr(&mut h, local.ip());
+        h.write_u16(local.port());
+        write_addr(&mut h, remote.ip());
+        h.write_u16(remote.port());
+        h.write_u32(peer_isn);
+        h.write_u32(slot);
+        h.write_u8(mss_index);
+        h.finish() as u32
+    }
+
     /// A keyed hasher builder for the demux tables, so an attacker cannot aim at one bucket.
     pub fn demux_hasher(&self) -> DemuxHasher {
         DemuxHasher {
@@ -91,6 +117,18 @@ impl Secrets {
             k1: self.demux_key.1,
         }
     }
+}
+
+/// A 16-byte key derived from `parent` and a label: two SipHash-2-4 outputs keyed with `parent`.
+fn derive_key(parent: &[u8; 16], label: &[u8]) -> [u8; 16] {
+    let mut out = [0u8; 16];
+    for (i, chunk) in out.chunks_mut(8).enumerate() {
+        let mut h = SipHasher24::new_with_key(parent);
+        h.write(label);
+        h.write_u8(i as u8);
+        chunk.copy_from_slice(&h.finish().to_le_bytes());
+    }
+    out
 }
 
 /// Builds SipHash-1-3 hashers with the stack's secret key (deterministic, unlike `RandomState`).

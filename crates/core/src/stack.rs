@@ -6,6 +6,7 @@
 
 use crate::challenge::ChallengeAckLimiter;
 use crate::config::{Config, IsnMode, Keepalive};
+use crate::cookie_reply::CookieSynAck;
 use crate::error::{ConnectError, InvalidHandle, ListenError, RecvError, SendError};
 use crate::event::Event;
 use crate::icmp;
@@ -14,6 +15,7 @@ use crate::secrets::{DemuxHasher, Secrets};
 use crate::slab::Slab;
 use crate::state::State;
 use crate::stats::Stats;
+use crate::syncookie::{decode_tsecr, SynCookies, SLOT_SECS};
 use crate::tcb::{ControlSegment, Cx, Owner, Tcb, TcpInfo};
 use crate::time::Instant;
 use core::fmt;
@@ -94,6 +96,10 @@ struct Listener {
     backlog: usize,
     accept_queue: VecDeque<ConnId>,
     half_open: usize,
+    /// When this listener last answered a SYN with a cookie: only then are ACKs checked as
+    /// cookies (as Linux's `tcp_synq_no_recent_overflow`), so a listener that never overflowed
+    /// offers no cookie to guess at.
+    last_cookie_at: Option<Instant>,
 }
 
 /// A sans-IO TCP/IP stack: packets and time in; packets, events and deadlines out.
@@ -109,6 +115,8 @@ pub struct Stack {
     events: VecDeque<Event>,
     control: VecDeque<ControlSegment>,
     icmp_out: VecDeque<Vec<u8>>,
+    cookies: SynCookies,
+    cookie_out: VecDeque<CookieSynAck>,
     ready: VecDeque<ConnId>,
     timers: BinaryHeap<Reverse<(Instant, u32, u32)>>,
     stats: Stats,
@@ -133,6 +141,7 @@ impl Stack {
         let hasher = secrets.demux_hasher();
         let ports = PortAllocator::new(config.ephemeral_ports, rng.next_u32());
         let challenge = ChallengeAckLimiter::new(rng.next_u64());
+        let cookies = SynCookies::from_secrets(secrets.clone());
         Stack {
             config,
             secrets,
@@ -145,6 +154,8 @@ impl Stack {
             events: VecDeque::new(),
             control: VecDeque::new(),
             icmp_out: VecDeque::new(),
+            cookies,
+            cookie_out: VecDeque::new(),
             ready: VecDeque::new(),
             timers: BinaryHeap::new(),
             stats: Stats::default(),
@@ -339,8 +350,12 @@ impl Stack {
             self.stats.drop("listen_rst");
             return;
         }
-        // Second: an ACK to a listener gets <SEQ=SEG.ACK><CTL=RST>.
+        // Second: an ACK to a listener gets <SEQ=SEG.ACK><CTL=RST>, unless it completes a
+        // handshake we answered with a SYN cookie (RFC 4987 §3.6).
         if seg.flags.ack() {
+            if self.cookie_ack_input(now, lid, tuple, seg) {
+                return;
+            }
             self.push_control(ControlSegment::rst(
                 tuple.local,
                 tuple.remote,
@@ -365,8 +380,13 @@ impl Stack {
             return;
         };
         if listener.half_open >= self.config.syn_backlog {
-            // The SYN queue is full; the client's SYN retransmission retries later.
-            self.stats.syn_queue_overflows += 1;
+            if self.config.syn_cookies {
+                // RFC 4987 §3.6: answer statelessly with a SYN cookie.
+                self.send_syn_cookie(now, lid, tuple, seg);
+            } else {
+                // The SYN queue is full; the client's SYN retransmission retries later.
+                self.stats.syn_queue_overflows += 1;
+            }
             return;
         }
         if listener.accept_queue.len() >= listener.backlog {
@@ -386,6 +406,94 @@ impl Stack {
         }
         self.stats.passive_opens += 1;
         self.with_conn(now, id, |tcb, cx| tcb.open_passive(cx, seg));
+    }
+
+    /// RFC 4987 §3.6: a SYN-ACK whose ISN is a cookie, and no state kept for the SYN.
+    fn send_syn_cookie(&mut self, now: Instant, lid: ListenerId, tuple: FourTuple, seg: &TcpRepr) {
+        let Some(listener) = self.listeners.get_mut(lid.index, lid.gen) else {
+            return;
+        };
+        if listener.accept_queue.len() >= listener.backlog {
+            // As without cookies: no handshake the accept queue could not take.
+            self.stats.accept_queue_overflows += 1;
+            return;
+        }
+        listener.last_cookie_at = Some(now);
+        if self.cookie_out.len() >= self.config.max_control_queue {
+            self.stats.drop("control_queue_full");
+            return;
+        }
+        let (cookie, _mss) =
+            self.cookies
+                .encode(tuple.local, tuple.remote, seg.seq, seg.options.mss, now);
+        let ts_now = (now.total_millis() as u32)
+            .wrapping_add(self.secrets.ts_offset(tuple.local, tuple.remote));
+        self.cookie_out.push_back(CookieSynAck::new(
+            &self.config,
+            tuple.local,
+            tuple.remote,
+            seg,
+            cookie,
+            ts_now,
+        ));
+        self.stats.syn_cookies_sent += 1;
+    }
+
+    /// An ACK (no SYN, no RST) for a listener with no connection: if the listener sent cookies
+    /// lately, checks SEG.ACK-1 as one and, if valid, creates the connection straight into
+    /// ESTABLISHED. Returns whether the segment was taken (a connection made, or dropped for
+    /// want of room); false sends it on to the usual RST.
+    fn cookie_ack_input(
+        &mut self,
+        now: Instant,
+        lid: ListenerId,
+        tuple: FourTuple,
+        seg: &TcpRepr,
+    ) -> bool {
+        if !self.config.syn_cookies || seg.flags.syn() || seg.flags.rst() {
+            return false;
+        }
+        let Some(listener) = self.listeners.get(lid.index, lid.gen) else {
+            return false;
+        };
+        // Cookies live two slots; one sent longer ago than that cannot validate.
+        let recent = listener.last_cookie_at.is_some_and(|at| {
+            now.saturating_duration_since(at) < std::time::Duration::from_secs(2 * SLOT_SECS)
+        });
+        if !recent {
+            return false;
+        }
+        let queue_full = listener.accept_queue.len() >= listener.backlog;
+        let peer_isn = seg.seq - 1;
+        let cookie = seg.ack - 1;
+        let Some(mss) = self
+            .cookies
+            .decode(tuple.local, tuple.remote, peer_isn, cookie, now)
+        else {
+            self.stats.syn_cookies_invalid += 1;
+            return false;
+        };
+        self.stats.syn_cookies_valid += 1;
+        if queue_full {
+            // Linux (tcp_abort_on_overflow=0): drop; the peer's retransmission tries again.
+            self.stats.accept_queue_overflows += 1;
+            return true;
+        }
+        if self.conns.len() >= self.config.max_connections {
+            self.stats.drop("connection_limit");
+            return true;
+        }
+        let options = seg.options.timestamps.map(|ts| decode_tsecr(ts.tsecr));
+        let id = self.insert_conn(tuple, cookie, now, Owner::Listener(lid));
+        if let Some(l) = self.listeners.get_mut(lid.index, lid.gen) {
+            // Counted half-open until the move to the accept queue, as any passive open.
+            l.half_open += 1;
+        }
+        self.stats.passive_opens += 1;
+        self.with_conn(now, id, |tcb, cx| {
+            tcb.open_from_cookie(cx, seg, mss, options)
+        });
+        true
     }
 
     fn choose_isn(&self, now: Instant, tuple: FourTuple) -> SeqNumber {
@@ -603,6 +711,15 @@ impl Stack {
                 });
             }
         }
+        if let Some(c) = self.cookie_out.pop_front() {
+            if let Some(len) = c.emit(self.config.hop_limit, buf) {
+                self.stats.packets_out += 1;
+                return Some(Transmit {
+                    len,
+                    dst: c.remote().ip(),
+                });
+            }
+        }
         if let Some(p) = self.icmp_out.pop_front() {
             if let Some(dst) = buf.get_mut(..p.len()) {
                 dst.copy_from_slice(&p);
@@ -695,6 +812,7 @@ impl Stack {
             backlog: backlog as usize,
             accept_queue: VecDeque::new(),
             half_open: 0,
+            last_cookie_at: None,
         });
         let id = ListenerId { index, gen };
         self.listen_map.insert(addr, id);

@@ -27,6 +27,12 @@ pub struct Stats {
     pub accept_queue_overflows: u64,
     /// TIME_WAIT connections replaced by a new SYN (RFC 6191).
     pub time_wait_recycled: u64,
+    /// SYN-ACKs sent with a SYN cookie because the SYN queue was full (RFC 4987 §3.6).
+    pub syn_cookies_sent: u64,
+    /// ACKs to a listener that carried a valid SYN cookie (a connection was rebuilt from it).
+    pub syn_cookies_valid: u64,
+    /// ACKs to a listener checked as SYN cookies and found invalid (answered as before: RST).
+    pub syn_cookies_invalid: u64,
     /// ICMP echo requests answered.
     pub echo_replies: u64,
     /// ICMP errors that matched a connection.

@@ -3,6 +3,7 @@
 //! Split by concern: `input` handles arriving segments (RFC 9293 §3.10.7), `output` decides what
 //! to send, `timers` handles expirations, `user` the calls a socket user makes.
 
+mod cookie;
 mod input;
 mod output;
 mod timers;
@@ -257,15 +258,9 @@ impl Tcb {
         config: &Config,
         now: Instant,
     ) -> Self {
-        let ip_tcp = ip_header_len(local) + 20;
-        let local_mss = config.mtu.saturating_sub(ip_tcp).clamp(64, 65535) as u16;
+        let local_mss = local_mss_for(config, local);
         let recv_limit = config.recv_buffer.max(1);
-        // RFC 7323 §2.3: shift no further than the buffer needs (as Linux sizes it from its
-        // largest buffer); a larger shift would round a small window down to zero forever.
-        let needed = (0u8..14)
-            .find(|s| (65535usize << s) >= recv_limit)
-            .unwrap_or(14);
-        let rcv_wscale = config.window_scale.map_or(0, |s| s.min(14).min(needed));
+        let rcv_wscale = rcv_wscale_for(config);
         Tcb {
             id,
             local,
@@ -469,6 +464,28 @@ impl Tcb {
             self.rtt_probe = None;
         }
     }
+}
+
+/// The MSS we advertise: the link MTU less the IP and TCP headers (RFC 9293 §3.7.1).
+pub(crate) fn local_mss_for(config: &Config, local: SocketAddr) -> u16 {
+    let ip_tcp = ip_header_len(local) + 20;
+    config.mtu.saturating_sub(ip_tcp).clamp(64, 65535) as u16
+}
+
+/// The window scale shift we offer. RFC 7323 §2.3: shift no further than the buffer needs (as
+/// Linux sizes it from its largest buffer); a larger shift would round a small window down to
+/// zero forever.
+pub(crate) fn rcv_wscale_for(config: &Config) -> u8 {
+    let recv_limit = config.recv_buffer.max(1);
+    let needed = (0u8..14)
+        .find(|s| (65535usize << s) >= recv_limit)
+        .unwrap_or(14);
+    config.window_scale.map_or(0, |s| s.min(14).min(needed))
+}
+
+/// The window in our SYN-ACK (unscaled, RFC 7323 §2.2), as `Tcb::syn_window` computes it.
+pub(crate) fn syn_window_for(config: &Config) -> u16 {
+    config.recv_buffer.clamp(1, 65535) as u16
 }
 
 /// RFC 9293 §3.7.1: 536 when the peer sends no MSS option over IPv4; RFC 8200 §5: 1220 for IPv6.
