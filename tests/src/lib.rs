@@ -214,3 +214,52 @@ pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
         })
         .collect()
 }
+
+/// RFC 9293 Figure 5: whether a connection may go from `from` to `to`. A CLOSE in SYN-RECEIVED
+/// goes to FIN-WAIT-1 directly, or through ESTABLISHED when data was queued (§3.10.4); a FIN in
+/// SYN-RECEIVED enters CLOSE-WAIT (§3.10.7.4); a passive connection reset in SYN-RECEIVED returns
+/// to LISTEN; any state may go to CLOSED on RST, ABORT or a timeout.
+pub fn figure5_edge(from: synack_core::State, to: synack_core::State) -> bool {
+    use synack_core::State::*;
+    matches!(
+        (from, to),
+        (Closed, SynSent)
+            | (Closed, SynRcvd)
+            | (Listen, SynRcvd)
+            | (SynSent, SynRcvd)
+            | (SynSent, Established)
+            | (SynRcvd, Established)
+            | (SynRcvd, FinWait1)
+            | (SynRcvd, CloseWait)
+            | (SynRcvd, Listen)
+            | (Established, FinWait1)
+            | (Established, CloseWait)
+            | (FinWait1, FinWait2)
+            | (FinWait1, Closing)
+            | (FinWait1, TimeWait)
+            | (FinWait2, TimeWait)
+            | (CloseWait, LastAck)
+            | (Closing, TimeWait)
+            | (_, Closed)
+    )
+}
+
+/// SplitMix64: a small seedable generator for tests whose failures must replay from a seed.
+#[derive(Clone, Debug)]
+pub struct SplitMix64(pub u64);
+
+impl SplitMix64 {
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A number below `n` (0 when `n` is 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n.max(1)
+    }
+}

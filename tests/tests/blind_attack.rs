@@ -10,16 +10,12 @@ use synack_core::{Config, IsnMode, Stats};
 use synack_sim::LinkConfig;
 use synack_wire::TcpFlags;
 
-/// SplitMix64: the attacker's guesses, deterministic so a failure replays.
-struct Guesses(u64);
+/// The attacker's guesses, deterministic so a failure replays.
+struct Guesses(synack_tests::SplitMix64);
 
 impl Guesses {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
     fn u32(&mut self) -> u32 {
         (self.next() >> 32) as u32
@@ -79,7 +75,7 @@ fn hundred_thousand_blind_guesses_neither_reset_nor_corrupt_a_transfer() {
 
     let data = synack_tests::pattern(3 << 20, 7);
     let mut flows = [Flow::new((a, c), (b, s), data.clone())];
-    let mut rng = Guesses(0x5EED);
+    let mut rng = Guesses(synack_tests::SplitMix64(0x5EED));
     let junk = vec![0xEEu8; 100];
     let attack_start = w.now();
     let mut sent_by_batch = Vec::new();

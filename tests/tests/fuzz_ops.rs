@@ -20,20 +20,16 @@ use synack_wire::{SeqNumber, TcpFlags, TcpOptions, TcpRepr, Timestamps};
 
 const OPS_PER_CASE: usize = 300;
 
-/// splitmix64: small, seedable, good enough to pick operations.
-struct Rng(u64);
+/// The operation picker: the shared SplitMix64 with the helpers the fuzzer needs.
+struct Rng(synack_tests::SplitMix64);
 
 impl Rng {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
 
     fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
+        self.0.below(n)
     }
 
     fn chance(&mut self, percent: u64) -> bool {
@@ -60,35 +56,6 @@ struct Peer {
     ts: u32,
 }
 
-fn transition_allowed(from: State, to: State) -> bool {
-    use State::*;
-    // RFC 9293 §3.10: any state may end in CLOSED (RST, abort, timeout, last ACK).
-    if to == Closed {
-        return true;
-    }
-    matches!(
-        (from, to),
-        (Closed, SynSent)
-            | (Closed, SynRcvd)
-            | (Listen, SynRcvd)
-            | (SynSent, SynRcvd)
-            | (SynSent, Established)
-            | (SynRcvd, Established)
-            | (SynRcvd, FinWait1)
-            | (SynRcvd, CloseWait)
-            | (SynRcvd, Listen)
-            | (Established, FinWait1)
-            | (Established, CloseWait)
-            | (FinWait1, FinWait2)
-            | (FinWait1, Closing)
-            | (FinWait1, TimeWait)
-            | (FinWait2, TimeWait)
-            | (Closing, TimeWait)
-            | (CloseWait, LastAck)
-            | (TimeWait, TimeWait)
-    )
-}
-
 struct Case {
     stack: Stack,
     config: Arc<Config>,
@@ -106,7 +73,7 @@ struct Case {
 
 impl Case {
     fn new(seed: u64) -> Case {
-        let mut rng = Rng(seed);
+        let mut rng = Rng(synack_tests::SplitMix64(seed));
         let config = Arc::new(Config {
             send_buffer: 1 + rng.below(20_000) as usize,
             recv_buffer: 1 + rng.below(20_000) as usize,
@@ -373,7 +340,7 @@ impl Case {
                     if to == State::SynRcvd && from == State::Listen {
                         self.opened_by_peer += 1;
                     }
-                    if !transition_allowed(from, to) {
+                    if !synack_tests::figure5_edge(from, to) {
                         self.fail(format!(
                             "transition {from} -> {to} is not in RFC 9293 Figure 5"
                         ));

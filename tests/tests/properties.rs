@@ -837,33 +837,6 @@ fn run_case(case: &Case, capture: bool) -> (Outcome, Pair) {
 // Checks
 // ---------------------------------------------------------------------------------------------
 
-/// RFC 9293 Figure 5 (a CLOSE in SYN-RECEIVED goes to FIN-WAIT-1 directly, or through ESTABLISHED
-/// when data was queued, §3.10.4; a passive connection's return to LISTEN shows as CLOSED). Any state may go to
-/// CLOSED on RST, ABORT or a timeout; that is checked separately for cases that must not fail.
-fn figure5_edge(from: State, to: State) -> bool {
-    use State::*;
-    matches!(
-        (from, to),
-        (Closed, SynSent)
-            | (Listen, SynRcvd)
-            | (SynSent, SynRcvd)
-            | (SynSent, Established)
-            | (SynRcvd, Established)
-            | (SynRcvd, FinWait1)
-            | (Established, FinWait1)
-            | (Established, CloseWait)
-            | (FinWait1, FinWait2)
-            | (FinWait1, Closing)
-            | (FinWait1, TimeWait)
-            | (FinWait2, TimeWait)
-            | (CloseWait, LastAck)
-            | (Closing, TimeWait)
-            | (LastAck, Closed)
-            | (TimeWait, Closed)
-            | (_, Closed)
-    )
-}
-
 /// The states one connection went through, with times.
 fn transitions(events: &[Event], conn: ConnId) -> Vec<(State, State, Instant)> {
     events
@@ -1033,7 +1006,7 @@ fn check_common(case: &Case, o: &Outcome) -> Result<(), String> {
         // Every transition is an edge of RFC 9293 Figure 5.
         for (from, to, at) in transitions(&r.events, conn) {
             ensure!(
-                figure5_edge(from, to),
+                synack_tests::figure5_edge(from, to),
                 "{name}: illegal transition {from} -> {to} at {at}"
             );
         }
