@@ -569,7 +569,7 @@ impl Stack {
             challenge: &mut self.challenge,
         };
         let r = f(&mut slot.tcb, &mut cx);
-        self.settle_owner(now, id);
+        settle_owner(id, slot, &mut self.listeners, &mut cx);
         self.reschedule(id, requeue);
         Some(r)
     }
@@ -581,44 +581,6 @@ impl Stack {
         let r = f(&mut slot.tcb);
         self.reschedule(id, true);
         Some(r)
-    }
-
-    /// A passive connection that finished its handshake moves to its listener's accept queue,
-    /// or is reset if there is no room.
-    fn settle_owner(&mut self, now: Instant, id: ConnId) {
-        let Some(slot) = self.conns.get_mut(id.index, id.gen) else {
-            return;
-        };
-        let state = slot.tcb.state;
-        // A passive connection that finished its handshake moves to the accept queue.
-        if let Owner::Listener(lid) = slot.tcb.owner {
-            if state.is_synchronized() && !slot.accept_queued {
-                let queued = match self.listeners.get_mut(lid.index, lid.gen) {
-                    Some(l) if l.accept_queue.len() < l.backlog => {
-                        l.half_open = l.half_open.saturating_sub(1);
-                        l.accept_queue.push_back(id);
-                        true
-                    }
-                    _ => false,
-                };
-                if queued {
-                    slot.accept_queued = true;
-                    self.events.push_back(Event::Incoming(lid));
-                } else {
-                    // No room (or the listener is gone): reset rather than leave it unowned.
-                    self.stats.accept_queue_overflows += 1;
-                    let mut cx = Cx {
-                        now,
-                        config: &self.config,
-                        events: &mut self.events,
-                        control: &mut self.control,
-                        stats: &mut self.stats,
-                        challenge: &mut self.challenge,
-                    };
-                    slot.tcb.abort(&mut cx);
-                }
-            }
-        }
     }
 
     /// Frees a finished connection; otherwise queues it to send (when `requeue`) and keeps its
@@ -1044,6 +1006,29 @@ impl Stack {
             .iter()
             .map(|(_, _, s)| s.tcb.memory() + std::mem::size_of::<ConnSlot>())
             .sum()
+    }
+}
+
+/// A passive connection that finished its handshake moves to its listener's accept queue, or is
+/// reset if there is no room (or its listener is gone) rather than left unowned.
+fn settle_owner(id: ConnId, slot: &mut ConnSlot, listeners: &mut Slab<Listener>, cx: &mut Cx) {
+    let Owner::Listener(lid) = slot.tcb.owner else {
+        return;
+    };
+    if !slot.tcb.state.is_synchronized() || slot.accept_queued {
+        return;
+    }
+    match listeners.get_mut(lid.index, lid.gen) {
+        Some(l) if l.accept_queue.len() < l.backlog => {
+            l.half_open = l.half_open.saturating_sub(1);
+            l.accept_queue.push_back(id);
+            slot.accept_queued = true;
+            cx.events.push_back(Event::Incoming(lid));
+        }
+        _ => {
+            cx.stats.accept_queue_overflows += 1;
+            slot.tcb.abort(cx);
+        }
     }
 }
 
