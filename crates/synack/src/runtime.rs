@@ -145,6 +145,7 @@ impl Inner {
         // Events first: a user call's transition (ESTABLISHED -> FIN_WAIT_1) precedes the
         // segment it sends (the FIN), as in `synack demo`.
         let mut events = self.report_events(now);
+        let wall = self.clock.wall(now);
         let mut sent = 0;
         while sent < TX_BURST {
             let Some(t) = self.stack.poll_transmit(now, &mut self.tx_buf) else {
@@ -154,7 +155,6 @@ impl Inner {
             let Some(packet) = self.tx_buf.get(..t.len) else {
                 break;
             };
-            let wall = self.clock.wall(now);
             for o in &mut self.observers {
                 o.packet(now, wall, Direction::Out, packet);
             }
@@ -174,9 +174,9 @@ impl Inner {
     /// Hands the stack's pending events to the observers; true if there were any.
     fn report_events(&mut self, now: Instant) -> bool {
         let mut any = false;
+        let wall = self.clock.wall(now);
         while let Some(e) = self.stack.poll_event() {
             any = true;
-            let wall = self.clock.wall(now);
             for o in &mut self.observers {
                 o.event(now, wall, &e);
             }

@@ -323,9 +323,6 @@ impl TcpStream {
             |inner| match inner.stack.send(inner.now(), id, buf) {
                 Ok(0) | Err(SendError::WouldBlock) => None,
                 Ok(n) => Some(Ok(n)),
-                Err(SendError::NotConnected) if inner.stack.state(id) == Some(State::SynSent) => {
-                    None
-                }
                 Err(e) => Some(Err(e.into())),
             },
         )
@@ -335,12 +332,9 @@ impl TcpStream {
 fn read_ready(inner: &mut Inner, id: ConnId, buf: &mut [u8]) -> Option<io::Result<usize>> {
     match inner.stack.recv(id, buf) {
         Ok(n) => Some(Ok(n)),
+        // The core queues sends and answers WouldBlock to reads during the handshake
+        // (RFC 9293 §3.10.2, §3.10.3), so waiting covers a stream that is still connecting.
         Err(RecvError::WouldBlock) => None,
-        Err(RecvError::NotConnected)
-            if matches!(inner.stack.state(id), Some(State::SynSent | State::SynRcvd)) =>
-        {
-            None
-        }
         Err(e) => Some(Err(e.into())),
     }
 }
