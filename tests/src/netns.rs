@@ -10,6 +10,7 @@
 //! missing: interop tests fail loudly instead of skipping.
 
 mod child;
+mod clients;
 mod data;
 mod guard;
 mod nc;
@@ -18,6 +19,7 @@ mod ss;
 mod trace;
 
 pub use child::{Finished, NsChild, StdinFrom, StdoutTo};
+pub use clients::echo_clients;
 pub use data::{file_with, random_file, sha256_hex, TestFile};
 pub use guard::{require_program, Netns};
 pub use nc::SynackNc;

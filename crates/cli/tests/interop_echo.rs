@@ -6,49 +6,11 @@
 
 use std::time::Duration;
 use synack_tests::netns::{
-    file_with, kernel_script, require_program, Netns, StdinFrom, StdoutTo, SYNACK_V4, SYNACK_V6,
+    echo_clients, file_with, Netns, StdinFrom, StdoutTo, SYNACK_V4, SYNACK_V6,
 };
 use synack_tests::synack_nc;
 
 const T: Duration = Duration::from_secs(30);
-
-/// Runs echo_clients.py in `ns` against `host:port`; returns its JSON report.
-fn echo_clients(
-    ns: &Netns,
-    host: &str,
-    port: u16,
-    conns: u32,
-    parallel: u32,
-    bytes: u32,
-) -> String {
-    require_program("python3");
-    let script = kernel_script("echo_clients.py");
-    let args = [
-        port.to_string(),
-        "--conns".into(),
-        conns.to_string(),
-        "--parallel".into(),
-        parallel.to_string(),
-        "--bytes".into(),
-        bytes.to_string(),
-        "--seed".into(),
-        "7".into(),
-    ];
-    let mut argv: Vec<std::ffi::OsString> = vec!["python3".into(), script.into(), host.into()];
-    argv.extend(args.iter().map(Into::into));
-    let done = ns.exec(&argv);
-    let report = done.stdout_text();
-    assert!(
-        done.status.success(),
-        "echo clients failed: {report}\n{}",
-        done.stderr
-    );
-    assert!(
-        report.contains(&format!("\"ok\": {conns},")),
-        "not every connection echoed: {report}"
-    );
-    report
-}
 
 fn kernel_nc_echo(host: &str, test: &str) {
     let ns = Netns::with_tun(test);
