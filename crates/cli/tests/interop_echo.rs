@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 use synack_tests::netns::{
-    echo_clients, file_with, Netns, StdinFrom, StdoutTo, SYNACK_V4, SYNACK_V6,
+    echo_clients, file_with, require_program, Netns, StdinFrom, StdoutTo, SYNACK_V4, SYNACK_V6,
 };
 use synack_tests::synack_nc;
 
