@@ -1,8 +1,10 @@
 //! Congestion control behind a trait, one state object per connection.
 //!
-//! The connection does loss detection (duplicate ACKs, recovery points, timeouts) and tells the
-//! controller what happened; the controller owns cwnd and ssthresh. New algorithms (CUBIC, BBR)
-//! plug in here without touching the state machine.
+//! The connection does loss detection (SACK scoreboard, RACK, timeouts) and recovery pacing
+//! (PRR sets cwnd while recovering); the controller owns growth outside recovery and the
+//! reaction to congestion (ssthresh, and the algorithm's own state such as CUBIC's W_max). New
+//! algorithms (BBR) plug in here without touching the state machine, as Linux's
+//! `tcp_congestion_ops` does.
 
 mod newreno;
 
@@ -11,8 +13,32 @@ pub use newreno::NewReno;
 use crate::config::CongestionAlgorithm;
 use crate::time::Instant;
 use std::fmt::Debug;
+use std::time::Duration;
 
-/// A congestion controller's view of one connection (RFC 5681 terms).
+/// What one acknowledgment delivered, as a congestion controller sees it.
+#[derive(Clone, Copy, Debug)]
+pub struct AckSample {
+    /// When the ACK arrived.
+    pub now: Instant,
+    /// Bytes newly delivered: cumulatively acknowledged or newly selectively acknowledged.
+    pub delivered: u32,
+    /// The round-trip time this ACK measured, if it measured one (Karn's rule applied).
+    pub rtt: Option<Duration>,
+    /// The smallest RTT seen on the connection.
+    pub min_rtt: Option<Duration>,
+    /// Bytes in flight after the ACK.
+    pub flight_size: u32,
+    /// Sender maximum segment size.
+    pub mss: u32,
+    /// This ACK covers the data that was SND.NXT when the current round trip began: a round
+    /// ended (HyStart++ works per round, RFC 9406 §4.2).
+    pub round_end: bool,
+    /// The window was the limit on sending (RFC 7661 §4.1: do not grow cwnd when the
+    /// application, not the network, set the pace).
+    pub cwnd_limited: bool,
+}
+
+/// A congestion controller's view of one connection.
 pub trait CongestionControl: Debug + Send {
     /// A short name (`ss -i` shows it).
     fn name(&self) -> &'static str;
@@ -20,18 +46,20 @@ pub trait CongestionControl: Debug + Send {
     fn cwnd(&self) -> u32;
     /// The slow-start threshold, bytes.
     fn ssthresh(&self) -> u32;
-    /// New data was cumulatively acknowledged outside of recovery.
-    fn on_ack(&mut self, now: Instant, bytes_acked: u32, mss: u32);
-    /// Fast retransmit: loss detected by duplicate ACKs; enter recovery (RFC 5681 §3.2 steps 2-3).
-    fn on_enter_recovery(&mut self, now: Instant, flight_size: u32, mss: u32);
-    /// Another duplicate ACK during recovery (RFC 6582 §3.2 step 4: inflate).
-    fn on_recovery_dup_ack(&mut self, mss: u32);
-    /// A partial ACK during recovery (RFC 6582 §3.2 step 5: deflate by the amount acked).
-    fn on_partial_ack(&mut self, bytes_acked: u32, mss: u32);
-    /// A full ACK ended recovery (RFC 6582 §3.2 step 6).
-    fn on_exit_recovery(&mut self, flight_size: u32, mss: u32);
-    /// The retransmission timer expired (RFC 5681 §3.1, equation 4; cwnd = 1 segment).
-    fn on_rto(&mut self, flight_size: u32, mss: u32);
+    /// Data was delivered outside loss recovery: grow the window.
+    fn on_ack(&mut self, ack: &AckSample);
+    /// Loss was detected (fast retransmit, RACK): set ssthresh and the algorithm's own state.
+    /// cwnd is left alone; the sender moves it towards ssthresh during recovery (RFC 6937).
+    fn on_congestion_event(&mut self, now: Instant, flight_size: u32, mss: u32);
+    /// During recovery the sender sets cwnd (PRR, RFC 6937 §3).
+    fn set_cwnd(&mut self, cwnd: u32);
+    /// Recovery ended (RFC 6937 §3: cwnd = ssthresh).
+    fn on_recovery_end(&mut self, now: Instant, mss: u32);
+    /// The retransmission timer expired (RFC 5681 §3.1 eq. 4: cwnd falls to one segment).
+    fn on_rto(&mut self, now: Instant, flight_size: u32, mss: u32);
+    /// The last congestion event or timeout was spurious (D-SACK or timestamps showed the
+    /// original arrived, RFC 3708 / RFC 4015 ideas): restore cwnd and ssthresh from before it.
+    fn undo(&mut self);
 }
 
 /// Builds the controller a connection starts with.
@@ -42,5 +70,15 @@ pub fn new_controller(
 ) -> Box<dyn CongestionControl> {
     match algo {
         CongestionAlgorithm::NewReno => Box::new(NewReno::new(mss, initial_segments)),
+    }
+}
+
+/// RFC 6928 §2: the initial window, min(10*MSS, max(2*MSS, 14600)) for 10 segments; other
+/// counts as configured.
+pub fn initial_window(mss: u32, initial_segments: u32) -> u32 {
+    if initial_segments >= 10 {
+        (initial_segments * mss).min((2 * mss).max(14600))
+    } else {
+        initial_segments.max(1) * mss
     }
 }

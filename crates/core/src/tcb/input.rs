@@ -2,6 +2,7 @@
 //! (window scale, timestamps, PAWS), RFC 5681/6582 (duplicate ACKs, NewReno) and RFC 6298 (RTT).
 
 use super::{Cx, Owner, Probe, Tcb, Timer, PAWS_IDLE_LIMIT};
+use crate::cc::AckSample;
 use crate::error::ConnectionError;
 use crate::event::Event;
 use crate::state::State;
@@ -411,6 +412,7 @@ impl Tcb {
         self.persist_unanswered = 0;
         let acks_new_data = ack > self.snd_una;
         if acks_new_data {
+            let flight_before = self.flight_size();
             let mut acked = ack.distance_from(self.snd_una);
             // The SYN and FIN take a sequence number each but no buffer space.
             if !self.syn_acked() {
@@ -430,21 +432,44 @@ impl Tcb {
                 // After a timeout we went back to SND.UNA; the ACK covered more than resent.
                 self.snd_nxt = self.snd_una;
             }
-            self.on_rtt_sample_for_ack(cx, seg);
+            let rtt = self.on_rtt_sample_for_ack(cx, seg);
             self.retries = 0;
             self.rtt.reset_backoff();
+            let round_end = ack >= self.round_end;
+            if round_end {
+                self.round_end = self.snd_nxt;
+            }
             // Loss recovery (RFC 6582 §3.2 steps 5 and 6) or ordinary growth (RFC 5681 §3.1).
             match self.recovery {
                 Some(recover) if ack >= recover => {
                     self.recovery = None;
-                    self.cc.on_exit_recovery(self.flight_size(), mss);
+                    // RFC 6582 §3.2 step 6, option (1): cwnd = min(ssthresh,
+                    // max(FlightSize, SMSS) + SMSS).
+                    let cwnd = self.cc.ssthresh().min(self.flight_size().max(mss) + mss);
+                    self.cc.set_cwnd(cwnd);
                 }
                 Some(_) => {
-                    // Partial ACK: retransmit the next hole at once and stay in recovery.
-                    self.cc.on_partial_ack(data_acked as u32, mss);
+                    // RFC 6582 §3.2 step 5: deflate by the amount acked, add back one SMSS if
+                    // at least one was acked; retransmit the next hole at once.
+                    let mut cwnd = self.cc.cwnd().saturating_sub(data_acked as u32);
+                    if data_acked as u32 >= mss {
+                        cwnd = cwnd.saturating_add(mss);
+                    }
+                    self.cc.set_cwnd(cwnd.max(mss));
                     self.retransmit_now = true;
                 }
-                None => self.cc.on_ack(cx.now, data_acked as u32, mss),
+                None => self.cc.on_ack(&AckSample {
+                    now: cx.now,
+                    delivered: data_acked as u32,
+                    rtt,
+                    min_rtt: self.rtt.min_rtt(),
+                    flight_size: self.flight_size(),
+                    mss,
+                    round_end,
+                    // RFC 7661 §4.1 (as Linux's tcp_is_cwnd_limited): the window, not the
+                    // application, held sending back if the flight nearly filled it.
+                    cwnd_limited: flight_before.saturating_add(mss) >= self.cc.cwnd(),
+                }),
             }
             self.dup_acks = 0;
             // RFC 6298 §5.2 and §5.3: stop the timer when all is acked, else restart it.
@@ -476,13 +501,17 @@ impl Tcb {
             self.counters.dup_acks_in += 1;
             self.dup_acks += 1;
             if self.recovery.is_some() {
-                self.cc.on_recovery_dup_ack(mss);
+                // RFC 6582 §3.2 step 4 (RFC 5681 §3.2 step 4): inflate by one SMSS.
+                self.cc.set_cwnd(self.cc.cwnd().saturating_add(mss));
             } else if self.dup_acks == 3 && ack > self.recover_high - 1 {
                 // RFC 6582 §3.2 step 2: enter fast recovery unless these duplicate ACKs only
                 // cover data sent before the last recovery or timeout.
                 self.recovery = Some(self.snd_max);
                 self.recover_high = self.snd_max;
-                self.cc.on_enter_recovery(cx.now, self.flight_size(), mss);
+                self.cc.on_congestion_event(cx.now, self.flight_size(), mss);
+                // RFC 5681 §3.2 step 3: cwnd = ssthresh + 3*SMSS (the three segments that
+                // left the network).
+                self.cc.set_cwnd(self.cc.ssthresh() + 3 * mss);
                 self.retransmit_now = true;
                 self.counters.fast_retransmits += 1;
                 self.rtt_probe = None;
@@ -532,15 +561,15 @@ impl Tcb {
     }
 
     /// RFC 6298 §3 / RFC 7323 §4: an RTT sample from the ACK, if it yields one.
-    fn on_rtt_sample_for_ack(&mut self, cx: &mut Cx, seg: &TcpRepr) {
+    fn on_rtt_sample_for_ack(&mut self, cx: &mut Cx, seg: &TcpRepr) -> Option<Duration> {
         // Prefer the timed segment (microsecond precision), valid only if never retransmitted
         // (Karn's algorithm: retransmission clears the probe).
         if let Some((end, sent_at)) = self.rtt_probe {
             if seg.ack >= end {
                 self.rtt_probe = None;
-                self.rtt
-                    .on_sample(cx.now.saturating_duration_since(sent_at));
-                return;
+                let sample = cx.now.saturating_duration_since(sent_at);
+                self.rtt.on_sample(sample);
+                return Some(sample);
             }
         }
         // RFC 7323 §4.1: with timestamps every ACK that advances the window gives a sample.
@@ -548,9 +577,12 @@ impl Tcb {
             let rtt_ms = self.ts_now(cx.now).wrapping_sub(ts.tsecr);
             // A TSecr from the future or far past is garbage (or an attacker's): ignore it.
             if ts.tsecr != 0 && rtt_ms < 600_000 {
-                self.rtt.on_sample(Duration::from_millis(u64::from(rtt_ms)));
+                let sample = Duration::from_millis(u64::from(rtt_ms));
+                self.rtt.on_sample(sample);
+                return Some(sample);
             }
         }
+        None
     }
 
     /// RFC 9293 §3.10.7.4 seventh (segment text) and eighth (FIN) steps. `seq` is the sequence

@@ -210,6 +210,8 @@ pub struct Tcb {
     recovery: Option<SeqNumber>,
     /// The last recovery point, kept after recovery ends (RFC 6582 §3.2 step 1 check).
     recover_high: SeqNumber,
+    /// SND.NXT when the current round trip began; an ACK at or past it ends the round.
+    round_end: SeqNumber,
     /// Fast retransmit: send the segment at SND.UNA once.
     retransmit_now: bool,
 
@@ -320,6 +322,7 @@ impl Tcb {
             dup_acks: 0,
             recovery: None,
             recover_high: iss,
+            round_end: iss,
             retransmit_now: false,
             ack_now: false,
             handshake_ack_pending: false,

@@ -110,7 +110,7 @@ impl Tcb {
         self.rtt.on_timeout();
         if self.state.is_synchronized() || self.syn_acked() {
             // RFC 5681 §3.1 eq. 4: ssthresh = max(FlightSize/2, 2*SMSS), cwnd = 1 SMSS.
-            self.cc.on_rto(self.flight_size(), self.snd_mss());
+            self.cc.on_rto(cx.now, self.flight_size(), self.snd_mss());
         }
         // RFC 6582 §4: after a timeout, duplicate ACKs for data sent before it must not start
         // another fast retransmit.
