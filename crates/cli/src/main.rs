@@ -1,9 +1,12 @@
 //! `synack`: a userspace TCP/IP stack, and tools that show TCP at work.
 #![forbid(unsafe_code)]
 
+mod control_target;
 mod demo;
 mod nc;
 mod netargs;
+mod netstat;
+mod ss;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -27,6 +30,12 @@ enum Command {
     /// netcat on synack over a TUN device: connect to HOST PORT (or listen with -l PORT), copy
     /// stdin to the connection and the connection to stdout
     Nc(nc::NcArgs),
+    /// Show a running stack's sockets as `ss -tni` does (the stack needs a control socket:
+    /// `synack nc --control`)
+    Ss(ss::SsArgs),
+    /// Show a running stack's counters as `netstat -s` does (the stack needs a control socket:
+    /// `synack nc --control`)
+    Netstat(netstat::NetstatArgs),
 }
 
 fn main() -> ExitCode {
@@ -36,6 +45,8 @@ fn main() -> ExitCode {
             demo::run(&args, &mut std::io::stdout().lock()).map_err(|e| e.to_string())
         }
         Command::Nc(args) => nc::run(&args).map_err(|e| format!("nc: {e}")),
+        Command::Ss(args) => ss::run(&args).map_err(|e| format!("ss: {e}")),
+        Command::Netstat(args) => netstat::run(&args).map_err(|e| format!("netstat: {e}")),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

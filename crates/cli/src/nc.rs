@@ -5,6 +5,7 @@ use crate::netargs::NetArgs;
 use clap::Args;
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr};
+use std::path::PathBuf;
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,6 +37,11 @@ pub struct NcArgs {
     /// Say on stderr when listening and when connections open
     #[arg(short = 'v', long)]
     verbose: bool,
+    /// Serve this stack's sockets and counters to `synack ss` / `synack netstat -s` on a Unix
+    /// socket (mode 0600) at PATH; without PATH, at $XDG_RUNTIME_DIR/synack/PID.sock (or
+    /// /run/synack/PID.sock as root, /tmp/synack-UID/PID.sock otherwise)
+    #[arg(long, value_name = "PATH", num_args = 0..=1)]
+    control: Option<Option<PathBuf>>,
     /// Give up connecting after SECS seconds
     #[arg(short = 'w', long = "wait", value_name = "SECS")]
     wait: Option<f64>,
@@ -48,7 +54,21 @@ pub struct NcArgs {
 pub fn run(args: &NcArgs) -> Result<(), String> {
     let mode = Mode::parse(args)?;
     let net = Arc::new(args.net.start()?);
-    install_signal_handler(&net)?;
+    // Held to the end: dropping it removes the socket file.
+    let control = match &args.control {
+        None => None,
+        Some(path) => {
+            let path = path.clone().unwrap_or_else(synack::control::default_path);
+            let handle = net
+                .serve_control(&path)
+                .map_err(|e| format!("control socket {}: {e}", path.display()))?;
+            if args.verbose {
+                eprintln!("synack nc: control socket at {}", path.display());
+            }
+            Some(handle)
+        }
+    };
+    install_signal_handler(&net, control.as_ref().map(|c| c.path().to_path_buf()))?;
     let result = match mode {
         Mode::Connect(addr) => connect(&net, args, addr),
         Mode::Listen(port) => listen(&net, args, port),
@@ -258,7 +278,8 @@ fn listen(net: &Net, args: &NcArgs, port: u16) -> Result<(), String> {
 
 /// SIGINT/SIGTERM: reset every open connection (so peers learn at once, as when the kernel
 /// closes a killed process's sockets with unread data) and exit.
-fn install_signal_handler(net: &Arc<Net>) -> Result<(), String> {
+/// The control socket file is removed too: exit skips destructors.
+fn install_signal_handler(net: &Arc<Net>, control: Option<PathBuf>) -> Result<(), String> {
     use signal_hook::consts::{SIGINT, SIGTERM};
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
         .map_err(|e| format!("cannot install signal handlers: {e}"))?;
@@ -267,6 +288,9 @@ fn install_signal_handler(net: &Arc<Net>) -> Result<(), String> {
         if let Some(sig) = signals.forever().next() {
             net.abort_all();
             net.flush_observers();
+            if let Some(path) = &control {
+                let _ = std::fs::remove_file(path);
+            }
             std::process::exit(128 + sig);
         }
     });

@@ -667,6 +667,10 @@ impl Stack {
             if let Some(len) = emit_control(&c, self.config.hop_limit, buf) {
                 self.stats.packets_out += 1;
                 self.stats.control_sent += 1;
+                self.stats.segments_out += 1;
+                if c.flags.rst() {
+                    self.stats.resets_sent += 1;
+                }
                 return Some(Transmit {
                     len,
                     dst: c.remote.ip(),
@@ -676,6 +680,7 @@ impl Stack {
         if let Some(c) = self.cookie_out.pop_front() {
             if let Some(len) = c.emit(self.config.hop_limit, buf) {
                 self.stats.packets_out += 1;
+                self.stats.segments_out += 1;
                 return Some(Transmit {
                     len,
                     dst: c.remote().ip(),

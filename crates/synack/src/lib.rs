@@ -16,6 +16,7 @@
 //! ```
 
 mod cidr;
+pub mod control;
 mod device;
 mod memory;
 pub mod pcap;
@@ -27,6 +28,7 @@ pub mod trace;
 mod tun;
 
 pub use cidr::{CidrParseError, IpCidr};
+pub use control::{ControlClient, ControlHandle};
 pub use device::Device;
 pub use memory::MemoryLink;
 pub use runtime::{DeviceStats, Direction, Net, NetConfig, Observer};

@@ -298,3 +298,29 @@ pub fn open_rw_nonblocking(path: &str) -> io::Result<OwnedFd> {
     // SAFETY: the fd was just opened and is owned by nobody else.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
+
+/// The user id of the process at the other end of a connected Unix socket (SO_PEERCRED), as the
+/// kernel recorded it when the peer connected.
+pub fn peer_uid(fd: &impl AsRawFd) -> io::Result<u32> {
+    let mut cred = libc::ucred {
+        pid: 0,
+        uid: 0,
+        gid: 0,
+    };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: getsockopt writes at most `len` bytes, the size of the ucred we pass, and updates
+    // `len`; both pointers are to live locals.
+    let r = unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&mut cred as *mut libc::ucred).cast(),
+            &mut len,
+        )
+    };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(cred.uid)
+}

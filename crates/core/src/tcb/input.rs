@@ -76,6 +76,9 @@ impl Tcb {
     /// One segment for this connection.
     pub(crate) fn on_segment(&mut self, cx: &mut Cx, seg: &TcpRepr) {
         self.counters.segs_in += 1;
+        if seg.flags.rst() {
+            cx.stats.resets_received += 1;
+        }
         match self.state {
             State::Closed | State::Listen => {}
             State::SynSent => self.on_segment_syn_sent(cx, seg),
@@ -391,6 +394,9 @@ impl Tcb {
             State::SynRcvd if self.passive => self.close_with(cx, None),
             State::SynRcvd => self.close_with(cx, Some(ConnectionError::Refused)),
             State::Established | State::FinWait1 | State::FinWait2 | State::CloseWait => {
+                if matches!(self.state, State::Established | State::CloseWait) {
+                    cx.stats.established_resets += 1;
+                }
                 // "Any outstanding RECEIVEs and SEND should receive 'reset' responses."
                 self.recv.clear();
                 self.close_with(cx, Some(ConnectionError::Reset));
@@ -514,6 +520,7 @@ impl Tcb {
                 self.cc.set_cwnd(self.cc.ssthresh() + 3 * mss);
                 self.retransmit_now = true;
                 self.counters.fast_retransmits += 1;
+                cx.stats.fast_retransmits += 1;
                 self.rtt_probe = None;
             }
         }

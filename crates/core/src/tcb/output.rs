@@ -371,6 +371,7 @@ impl Tcb {
     /// Sequence and timer bookkeeping once a segment has left.
     fn after_send(&mut self, cx: &mut Cx, seq: SeqNumber, flags: TcpFlags, len: u32) {
         self.counters.segs_out += 1;
+        cx.stats.segments_out += 1;
         self.counters.bytes_sent += u64::from(len);
         if len > 0 {
             self.sws_override = false;
@@ -381,6 +382,7 @@ impl Tcb {
             if seq < self.snd_max {
                 // A retransmission: Karn's algorithm forbids timing it.
                 self.counters.retransmits += 1;
+                cx.stats.retransmitted_segments += 1;
                 self.rtt_probe = None;
             } else if self.rtt_probe.is_none() {
                 self.rtt_probe = Some((end, cx.now));

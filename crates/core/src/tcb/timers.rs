@@ -103,6 +103,7 @@ impl Tcb {
         }
         self.retries += 1;
         self.counters.timeouts += 1;
+        cx.stats.rto_timeouts += 1;
         if matches!(self.state, State::SynSent | State::SynRcvd) {
             self.syn_retransmitted = true;
         }

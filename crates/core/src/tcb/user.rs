@@ -162,6 +162,9 @@ impl Tcb {
                 Some(self.rcv_nxt),
             ));
         }
+        if matches!(self.state, State::Established | State::CloseWait) {
+            cx.stats.established_resets += 1;
+        }
         self.recv.clear();
         if self.state != State::Closed {
             self.close_with(cx, Some(ConnectionError::Aborted));
