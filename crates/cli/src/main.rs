@@ -1,6 +1,7 @@
 //! `synack`: a userspace TCP/IP stack, and tools that show TCP at work.
 #![forbid(unsafe_code)]
 
+mod analyze;
 mod demo;
 mod nc;
 mod netargs;
@@ -27,6 +28,9 @@ enum Command {
     /// netcat on synack over a TUN device: connect to HOST PORT (or listen with -l PORT), copy
     /// stdin to the connection and the connection to stdout
     Nc(nc::NcArgs),
+    /// Read a pcap or pcapng capture and tell, per TCP connection, what happened: endpoints,
+    /// options, RTT, states each side went through, how it ended, and Wireshark-style findings
+    Analyze(analyze::AnalyzeArgs),
 }
 
 fn main() -> ExitCode {
@@ -36,6 +40,8 @@ fn main() -> ExitCode {
             demo::run(&args, &mut std::io::stdout().lock()).map_err(|e| e.to_string())
         }
         Command::Nc(args) => nc::run(&args).map_err(|e| format!("nc: {e}")),
+        Command::Analyze(args) => analyze::run(&args, &mut std::io::stdout().lock())
+            .map_err(|e| format!("analyze: {e}")),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
