@@ -101,9 +101,7 @@ pub fn group(segments: impl IntoIterator<Item = (u64, Duration, Segment)>) -> Ve
     for (frame, time, segment) in segments {
         let key = tuple_key(segment.src, segment.dst);
         let pure_syn = segment.flags.syn() && !segment.flags.ack();
-        let reuse = open
-            .get(&key)
-            .is_some_and(|o| !(pure_syn && o.finished()));
+        let reuse = open.get(&key).is_some_and(|o| !(pure_syn && o.finished()));
         if !reuse {
             let (client, server) = if segment.flags.syn() && segment.flags.ack() {
                 // The first thing seen is a SYN-ACK: its receiver sent the SYN.

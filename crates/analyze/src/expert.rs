@@ -133,23 +133,25 @@ fn gt(a: u32, b: u32) -> bool {
     lt(b, a)
 }
 
-/// Runs the analysis over one connection. `initial_rtt` tunes the out-of-order threshold as
-/// Wireshark's `tcp.analysis.initial_rtt` does.
-pub fn analyze(conn: &Connection, initial_rtt: Option<Duration>) -> Vec<Finding> {
+/// Runs the analysis over one connection. `initial_rtt` (the frame that completed the
+/// handshake, and the RTT) becomes the out-of-order threshold from that frame on, as in
+/// Wireshark, which learns `tcp.analysis.initial_rtt` only when the handshake's ACK passes.
+pub fn analyze(conn: &Connection, initial_rtt: Option<(u64, Duration)>) -> Vec<Finding> {
     let mut flows = [Flow::default(), Flow::default()];
     let window_scales = negotiated_scales(conn);
     for (flow, scale) in flows.iter_mut().zip(window_scales) {
         flow.win_scale = scale;
     }
-    let ooo_threshold = initial_rtt.unwrap_or(DEFAULT_OOO_THRESHOLD);
     let mut findings = Vec::new();
     for packet in &conn.packets {
         let mut found = Vec::new();
         let (fwd_i, rev_i) = (packet.dir.index(), packet.dir.reverse().index());
-        let (Some(fwd), Some(rev)) = (flows.get(fwd_i).cloned(), flows.get(rev_i).cloned())
-        else {
+        let (Some(fwd), Some(rev)) = (flows.get(fwd_i).cloned(), flows.get(rev_i).cloned()) else {
             continue;
         };
+        let ooo_threshold = initial_rtt
+            .filter(|&(frame, _)| packet.frame > frame)
+            .map_or(DEFAULT_OOO_THRESHOLD, |(_, rtt)| rtt);
         let (new_fwd, new_rev) = step(packet, fwd, rev, ooo_threshold, &mut found);
         if let Some(f) = flows.get_mut(fwd_i) {
             *f = new_fwd;
@@ -215,8 +217,7 @@ fn step(
                 found.push(Kind::PreviousSegmentNotCaptured);
             }
         }
-        if seglen <= 1 && !syn_fin_rst && fwd.nextseq.map(|n| n.wrapping_sub(1)) == Some(seg.seq)
-        {
+        if seglen <= 1 && !syn_fin_rst && fwd.nextseq.map(|n| n.wrapping_sub(1)) == Some(seg.seq) {
             found.push(Kind::KeepAlive);
             goto_finished = true;
         }
@@ -239,8 +240,7 @@ fn step(
                 }
             }
         }
-        let pure_repeat =
-            seglen == 0 && fwd.window == Some(window) && same_ack_seq && !syn_fin_rst;
+        let pure_repeat = seglen == 0 && fwd.window == Some(window) && same_ack_seq && !syn_fin_rst;
         // The ACK of a keep-alive or probe ends the checks (Wireshark's "goto finished_fwd").
         if pure_repeat && window != 0 && rev.last_was_keep_alive {
             found.push(Kind::KeepAliveAck);
@@ -269,12 +269,15 @@ fn step(
             let since_dupack = now.saturating_sub(rev.lastack_time);
             let since_highest = now.saturating_sub(fwd.nextseq_time);
             let seq_end = seg.seq.wrapping_add(seglen);
+            // A segment ending where the highest one ended repeats it: not out of order.
+            let seq_end_with_flags =
+                seq_end.wrapping_add(u32::from(flags.syn()) + u32::from(flags.fin()));
             let kind = if rev.dupacks >= 2
                 && rev.lastack == Some(seg.seq)
                 && since_dupack < FAST_RETRANSMISSION_WINDOW
             {
                 Kind::FastRetransmission
-            } else if since_highest < ooo_threshold && next != seq_end {
+            } else if since_highest < ooo_threshold && next != seq_end_with_flags {
                 Kind::OutOfOrder
             } else if seglen > 0 && rev.lastack.is_some_and(|a| !lt(a, seq_end)) {
                 Kind::SpuriousRetransmission
@@ -294,7 +297,11 @@ fn step(
         fwd.nextseq = Some(nextseq);
         fwd.nextseq_time = now;
     }
-    if !probe && fwd.maxseq_to_be_acked.map_or(true, |m| fwd.nextseq.is_some_and(|n| gt(n, m))) {
+    if !probe
+        && fwd
+            .maxseq_to_be_acked
+            .map_or(true, |m| fwd.nextseq.is_some_and(|n| gt(n, m)))
+    {
         fwd.maxseq_to_be_acked = fwd.nextseq;
     }
     if flags.ack() {

@@ -120,6 +120,10 @@ struct Endpoint {
     /// Came from LISTEN (for the RST-in-SYN_RCVD rule).
     passive: bool,
     iss: Option<u32>,
+    /// Frame of the first SYN this endpoint sent.
+    first_syn_frame: Option<u64>,
+    /// Frame, acknowledgment number and sequence end of the first FIN this endpoint sent.
+    first_fin: Option<(u64, u32, u32)>,
     /// Sequence number just past our FIN: an ACK of at least this acknowledges it.
     fin_end: Option<u32>,
 }
@@ -155,8 +159,8 @@ pub fn infer(conn: &Connection) -> Inference {
         let active = sent.iter().any(|s| s.flags.syn() && !s.flags.ack())
             // The client of a capture that starts at the SYN-ACK sent the unseen SYN.
             || (side == Side::Client && !joined_midstream);
-        let refuses = !sent.iter().any(|s| s.flags.syn())
-            && sent.first().is_some_and(|s| s.flags.rst());
+        let refuses =
+            !sent.iter().any(|s| s.flags.syn()) && sent.first().is_some_and(|s| s.flags.rst());
         let state = if joined_midstream {
             State::Established
         } else if active || refuses {
@@ -172,6 +176,16 @@ pub fn infer(conn: &Connection) -> Inference {
             refuses,
             passive: state == State::Listen,
             iss: None,
+            first_syn_frame: conn
+                .packets
+                .iter()
+                .find(|p| Side::of_sender(p.dir) == side && p.segment.flags.syn())
+                .map(|p| p.frame),
+            first_fin: conn
+                .packets
+                .iter()
+                .find(|p| Side::of_sender(p.dir) == side && p.segment.flags.fin())
+                .map(|p| (p.frame, p.segment.ack, fin_end(&p.segment))),
             fin_end: None,
         }
     });
@@ -199,11 +213,9 @@ pub fn infer(conn: &Connection) -> Inference {
         on_send(tx, packet.frame, seg);
         on_receive(rx, packet.frame, seg);
     }
-    let established = ends.iter().any(|e| {
-        e.transitions
-            .iter()
-            .any(|t| t.to == State::Established)
-    });
+    let established = ends
+        .iter()
+        .any(|e| e.transitions.iter().any(|t| t.to == State::Established));
     let end = if let Some(by) = end_rst {
         if by == Side::Server && !established && !joined_midstream && ends[1].refuses {
             End::Refused
@@ -247,12 +259,7 @@ fn on_send(tx: &mut Endpoint, frame: u64, seg: &Segment) {
         }
     }
     if flags.fin() {
-        // RFC 9293 §3.10.4: CLOSE sends FIN; its sequence number follows the data.
-        let fin_seq = seg
-            .seq
-            .wrapping_add(seg.payload_len)
-            .wrapping_add(u32::from(flags.syn()));
-        tx.fin_end.get_or_insert(fin_seq.wrapping_add(1));
+        tx.fin_end.get_or_insert(fin_end(seg));
         tx.apply(frame, Cause::Close);
     }
     if flags.rst() {
@@ -279,8 +286,8 @@ fn on_receive(rx: &mut Endpoint, frame: u64, seg: &Segment) {
         }
         if rx.state == State::Closed && rx.active {
             // Simultaneous open: the receiver's own SYN left before this one arrived, though
-            // the capture shows it later.
-            rx.apply(frame, Cause::ActiveOpen);
+            // a capture merged from both ends may show it later; its frame is the cause.
+            rx.apply(rx.first_syn_frame.unwrap_or(frame), Cause::ActiveOpen);
         }
         if !flags.ack() {
             rx.apply(frame, Cause::RcvSyn);
@@ -302,6 +309,14 @@ fn on_receive(rx: &mut Endpoint, frame: u64, seg: &Segment) {
         }
     }
     if flags.fin() {
+        // Simultaneous close: the receiver's own FIN does not acknowledge this one, so it was
+        // sent before this FIN arrived, though a merged capture may show it later.
+        if let Some((own_frame, own_ack, own_end)) = rx.first_fin {
+            if rx.fin_end.is_none() && !seq_ge(own_ack, fin_end(seg)) {
+                rx.fin_end = Some(own_end);
+                rx.apply(own_frame, Cause::Close);
+            }
+        }
         // §3.10.7.4 eighth check.
         rx.apply(frame, Cause::RcvFin);
     }
@@ -309,4 +324,13 @@ fn on_receive(rx: &mut Endpoint, frame: u64, seg: &Segment) {
 
 fn acks(seg: &Segment, target: Option<u32>) -> bool {
     seg.flags.ack() && target.is_some_and(|t| seq_ge(seg.ack, t))
+}
+
+/// RFC 9293 §3.10.4: the FIN's sequence number follows the data (and the SYN, if any); an
+/// ACK of at least one past it acknowledges it.
+fn fin_end(seg: &Segment) -> u32 {
+    seg.seq
+        .wrapping_add(seg.payload_len)
+        .wrapping_add(u32::from(seg.flags.syn()))
+        .wrapping_add(1)
 }

@@ -36,6 +36,8 @@ pub struct HandshakeRtt {
     pub synack_to_ack: f64,
     /// The sum: Wireshark's `tcp.analysis.initial_rtt` (first SYN to the ACK of the SYN-ACK).
     pub initial_rtt: f64,
+    /// The frame of the client's ACK that completed the handshake.
+    pub ack_frame: u64,
 }
 
 /// One state change, printable.
@@ -197,6 +199,7 @@ fn handshake_rtt(conn: &Connection) -> Option<HandshakeRtt> {
         syn_to_synack: secs(a),
         synack_to_ack: secs(b),
         initial_rtt: secs(a + b),
+        ack_frame: ack.frame,
     })
 }
 
@@ -210,7 +213,10 @@ fn options(conn: &Connection) -> Options {
     let (c, s) = (syn(Dir::ToServer), syn(Dir::ToClient));
     Options {
         mss: [c.and_then(|o| o.mss), s.and_then(|o| o.mss)],
-        wscale: match (c.and_then(|o| o.window_scale), s.and_then(|o| o.window_scale)) {
+        wscale: match (
+            c.and_then(|o| o.window_scale),
+            s.and_then(|o| o.window_scale),
+        ) {
             (Some(a), Some(b)) => Some([a, b]),
             _ => None,
         },
@@ -234,10 +240,7 @@ fn endpoint(conn: &Connection, inference: &Inference, side: Side) -> EndpointRep
             .map(|p| p.segment.seq),
         bytes: sent.clone().map(|p| u64::from(p.segment.payload_len)).sum(),
         segments: sent.count() as u64,
-        initial_state: inference
-            .initial
-            .get(i)
-            .map_or("CLOSED", |s| s.name()),
+        initial_state: inference.initial.get(i).map_or("CLOSED", |s| s.name()),
         final_state: inference.final_state(side).name(),
         states: inference
             .transitions
@@ -259,7 +262,10 @@ fn endpoint(conn: &Connection, inference: &Inference, side: Side) -> EndpointRep
 fn connection_report(conn: &Connection) -> ConnectionReport {
     let inference = infer::infer(conn);
     let rtt = handshake_rtt(conn);
-    let findings = expert::analyze(conn, rtt.map(|r| Duration::from_secs_f64(r.initial_rtt)));
+    let findings = expert::analyze(
+        conn,
+        rtt.map(|r| (r.ack_frame, Duration::from_secs_f64(r.initial_rtt))),
+    );
     let first = conn.packets.first().map_or(Duration::ZERO, |p| p.time);
     let last = conn.packets.last().map_or(Duration::ZERO, |p| p.time);
     ConnectionReport {
@@ -304,8 +310,15 @@ pub fn summary(analysis: &Analysis) -> String {
     let _ = writeln!(
         out,
         "{:>3}  {:<44} {:>8} {:>9} {:>9} {:>10}  {:<22} {:<24} {:<22} findings",
-        "#", "client -> server", "rtt ms", "segs c/s", "bytes c", "bytes s", "options",
-        "states c / s", "end"
+        "#",
+        "client -> server",
+        "rtt ms",
+        "segs c/s",
+        "bytes c",
+        "bytes s",
+        "options",
+        "states c / s",
+        "end"
     );
     for c in &analysis.connections {
         let findings: Vec<String> = c
@@ -346,7 +359,10 @@ pub fn summary(analysis: &Analysis) -> String {
         i.malformed
     );
     if let Some(why) = &analysis.damaged {
-        let _ = writeln!(out, "warning: the capture ends with a damaged record ({why})");
+        let _ = writeln!(
+            out,
+            "warning: the capture ends with a damaged record ({why})"
+        );
     }
     out
 }
@@ -354,16 +370,29 @@ pub fn summary(analysis: &Analysis) -> String {
 /// The detail view of one connection.
 pub fn detail(c: &ConnectionReport) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "connection {}: {} -> {}", c.number, c.client.addr, c.server.addr);
+    let _ = writeln!(
+        out,
+        "connection {}: {} -> {}",
+        c.number, c.client.addr, c.server.addr
+    );
     let _ = writeln!(
         out,
         "  start {:.6}, duration {:.6} s{}",
         c.start,
         c.duration,
-        if c.joined_midstream { " (capture starts mid-connection)" } else { "" }
+        if c.joined_midstream {
+            " (capture starts mid-connection)"
+        } else {
+            ""
+        }
     );
     let isn = |v: Option<u32>| v.map_or("-".into(), |v| v.to_string());
-    let _ = writeln!(out, "  ISN client {}, server {}", isn(c.client.isn), isn(c.server.isn));
+    let _ = writeln!(
+        out,
+        "  ISN client {}, server {}",
+        isn(c.client.isn),
+        isn(c.server.isn)
+    );
     let _ = writeln!(out, "  options {}", opt_text(&c.options));
     match c.handshake_rtt {
         Some(r) => {

@@ -40,8 +40,9 @@ fn main() -> ExitCode {
             demo::run(&args, &mut std::io::stdout().lock()).map_err(|e| e.to_string())
         }
         Command::Nc(args) => nc::run(&args).map_err(|e| format!("nc: {e}")),
-        Command::Analyze(args) => analyze::run(&args, &mut std::io::stdout().lock())
-            .map_err(|e| format!("analyze: {e}")),
+        Command::Analyze(args) => {
+            analyze::run(&args, &mut std::io::stdout().lock()).map_err(|e| format!("analyze: {e}"))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
