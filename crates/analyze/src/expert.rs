@@ -293,14 +293,15 @@ fn step(
         .wrapping_add(seglen)
         .wrapping_add(u32::from(flags.syn()) + u32::from(flags.fin()));
     let probe = found.contains(&Kind::ZeroWindowProbe);
-    if !probe && !flags.rst() && fwd.nextseq.map_or(true, |n| gt(nextseq, n)) {
+    if !probe && !flags.rst() && fwd.nextseq.filter(|&n| !gt(nextseq, n)).is_none() {
         fwd.nextseq = Some(nextseq);
         fwd.nextseq_time = now;
     }
     if !probe
         && fwd
             .maxseq_to_be_acked
-            .map_or(true, |m| fwd.nextseq.is_some_and(|n| gt(n, m)))
+            .filter(|&m| !fwd.nextseq.is_some_and(|n| gt(n, m)))
+            .is_none()
     {
         fwd.maxseq_to_be_acked = fwd.nextseq;
     }

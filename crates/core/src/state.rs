@@ -267,7 +267,7 @@ mod tests {
         for from in S::ALL {
             for cause in C::ALL {
                 let Some(to) = from.next(cause) else { continue };
-                let listed = EDGES.iter().any(|&e| e == (from, cause, to));
+                let listed = EDGES.contains(&(from, cause, to));
                 let abort = to == S::Closed
                     && matches!(cause, C::RcvRst | C::Abort | C::Timeout)
                     && !matches!(from, S::Closed | S::Listen);
