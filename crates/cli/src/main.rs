@@ -1,6 +1,7 @@
 //! `synack`: a userspace TCP/IP stack, and tools that show TCP at work.
 #![forbid(unsafe_code)]
 
+mod analyze;
 mod control_target;
 mod demo;
 mod nc;
@@ -36,6 +37,9 @@ enum Command {
     /// Show a running stack's counters as `netstat -s` does (the stack needs a control socket:
     /// `synack nc --control`)
     Netstat(netstat::NetstatArgs),
+    /// Read a pcap or pcapng capture and tell, per TCP connection, what happened: endpoints,
+    /// options, RTT, states each side went through, how it ended, and Wireshark-style findings
+    Analyze(analyze::AnalyzeArgs),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +51,9 @@ fn main() -> ExitCode {
         Command::Nc(args) => nc::run(&args).map_err(|e| format!("nc: {e}")),
         Command::Ss(args) => ss::run(&args).map_err(|e| format!("ss: {e}")),
         Command::Netstat(args) => netstat::run(&args).map_err(|e| format!("netstat: {e}")),
+        Command::Analyze(args) => {
+            analyze::run(&args, &mut std::io::stdout().lock()).map_err(|e| format!("analyze: {e}"))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

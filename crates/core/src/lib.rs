@@ -43,7 +43,7 @@ pub use config::{Config, CongestionAlgorithm, IsnMode, Keepalive};
 pub use error::{ConnectError, ConnectionError, InvalidHandle, ListenError, RecvError, SendError};
 pub use event::Event;
 pub use stack::{Conn, ConnId, ListenerId, Shutdown, Stack, Transmit};
-pub use state::State;
+pub use state::{Cause, State};
 pub use stats::Stats;
 pub use syncookie::SynCookies;
 pub use tcb::{ConnCounters, TcpInfo, Timer};

@@ -349,6 +349,10 @@ impl Tcb {
         if from == to {
             return;
         }
+        debug_assert!(
+            from.can_move_to(to),
+            "{from} -> {to} is not an edge of RFC 9293 Figure 5"
+        );
         self.state = to;
         cx.events.push_back(Event::StateChanged {
             conn: self.id,
