@@ -224,7 +224,6 @@ pub fn figure5_edge(from: synack_core::State, to: synack_core::State) -> bool {
     matches!(
         (from, to),
         (Closed, SynSent)
-            | (Closed, SynRcvd)
             | (Listen, SynRcvd)
             | (SynSent, SynRcvd)
             | (SynSent, Established)
