@@ -43,6 +43,20 @@ pub struct Stats {
     pub challenge_acks_suppressed: u64,
     /// SYNs whose window scale shift was above 14 and was used as 14 (RFC 7323 §2.3).
     pub window_scale_clamped: u64,
+    /// Segments whose data was dropped because the stack was at `memory_limit` (also drop
+    /// reason `memory_pressure`).
+    pub memory_pressure_drops: u64,
+    /// New connections refused at `memory_limit` (a `connect` error, or a SYN or cookie ACK
+    /// dropped; a SYN answered by a cookie instead is not counted).
+    pub memory_pressure_refused: u64,
+    /// `send` calls that took less than offered because of `memory_limit`.
+    pub memory_pressure_send_limited: u64,
+    /// Connections reset on close because `max_orphans` orphans existed (Linux "too many
+    /// orphaned sockets").
+    pub orphans_reset: u64,
+    /// ACKs to unacceptable segments withheld by the per-connection rate limit
+    /// (`oow_ack_interval`, Linux `tcp_invalid_ratelimit`).
+    pub oow_acks_suppressed: u64,
 }
 
 impl Stats {
