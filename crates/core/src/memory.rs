@@ -14,9 +14,28 @@ pub(crate) struct MemoryAccount {
     /// Connections the user closed that still finish their close (as Linux `tcp_max_orphans`
     /// counts them): FIN-WAIT-1, FIN-WAIT-2, CLOSING, LAST-ACK.
     orphans: usize,
+    /// In memory-pressure mode (Linux `tcp_memory_pressure`): entered when an allocation is
+    /// refused or the limit is reached, left when use falls to the low mark.
+    pressure: bool,
 }
 
 impl MemoryAccount {
+    /// Whether the stack is in memory-pressure mode.
+    pub fn under_pressure(&self) -> bool {
+        self.pressure
+    }
+
+    /// Re-evaluates pressure mode after a change: on at the limit or when `refused` (an
+    /// allocation was refused); off again at or below 3/4 of the limit (Linux's default
+    /// `tcp_mem` low and pressure marks stand 3:4), so the mode does not flap at the edge.
+    pub fn update_pressure(&mut self, limit: usize, refused: bool) {
+        if refused || self.used >= limit {
+            self.pressure = true;
+        } else if self.used <= limit - limit / 4 {
+            self.pressure = false;
+        }
+    }
+
     /// Bytes held now.
     pub fn used(&self) -> usize {
         self.used
@@ -59,6 +78,8 @@ impl MemoryAccount {
             limit,
             used_at_start: self.used,
             conn_at_start: conn_bytes,
+            pressure: self.pressure,
+            refused: false,
         }
     }
 }
@@ -70,6 +91,10 @@ pub(crate) struct MemoryBudget {
     limit: usize,
     used_at_start: usize,
     conn_at_start: usize,
+    /// The stack was in pressure mode when the call began.
+    pressure: bool,
+    /// The call refused an allocation for want of memory (the stack enters pressure mode).
+    pub refused: bool,
 }
 
 impl MemoryBudget {
@@ -80,6 +105,8 @@ impl MemoryBudget {
             limit: usize::MAX,
             used_at_start: 0,
             conn_at_start: 0,
+            pressure: false,
+            refused: false,
         }
     }
 
@@ -91,7 +118,15 @@ impl MemoryBudget {
     /// As Linux `tcp_under_memory_pressure`: the stack holds its limit or more. New work (new
     /// connections, out-of-order data) is refused.
     pub fn under_pressure(&self, conn_now: usize) -> bool {
-        self.used_with(conn_now) >= self.limit
+        self.pressure || self.refused || self.used_with(conn_now) >= self.limit
+    }
+
+    /// Whether idle buffers should give their storage back: the stack has no room left for
+    /// `reserve` more bytes (one new connection), so held-but-empty storage is what keeps new
+    /// work out (Linux reclaims under `tcp_mem` pressure likewise).
+    pub fn reclaim_due(&self, conn_now: usize, reserve: usize) -> bool {
+        self.under_pressure(conn_now)
+            || self.used_with(conn_now).saturating_add(reserve) > self.limit
     }
 
     /// Bytes the connection (holding `conn_now`) may still allocate before the stack passes
@@ -123,6 +158,20 @@ mod tests {
         assert_eq!(m.orphans(), 1);
         m.orphan_changed(true, false);
         assert_eq!(m.orphans(), 0);
+        m.add(900);
+        m.update_pressure(1000, false);
+        assert!(m.under_pressure(), "1000 of 1000: at the limit");
+        m.remove(200);
+        m.update_pressure(1000, false);
+        assert!(
+            m.under_pressure(),
+            "800 is above the low mark of 750: still on"
+        );
+        m.remove(100);
+        m.update_pressure(1000, false);
+        assert!(!m.under_pressure(), "700 is below the low mark");
+        m.update_pressure(1000, true);
+        assert!(m.under_pressure(), "a refused allocation enters pressure");
         assert_eq!(
             MemoryBudget::unlimited().headroom(1 << 40),
             usize::MAX - (1 << 40)

@@ -557,6 +557,7 @@ impl Stack {
         let id = ConnId { index, gen };
         self.demux.insert(tuple, id);
         self.memory.add(Self::empty_connection_memory());
+        self.memory.update_pressure(self.config.memory_limit, false);
         id
     }
 
@@ -568,7 +569,8 @@ impl Stack {
     /// Config::memory_limit: a new connection must fit whole under the limit, so connection
     /// state never takes the stack past it.
     fn room_for_connection(&self) -> bool {
-        self.memory.used() + Self::empty_connection_memory() <= self.config.memory_limit
+        !self.memory.under_pressure()
+            && self.memory.used() + Self::empty_connection_memory() <= self.config.memory_limit
     }
 
     /// Runs `f` on a connection with a context whose clock reads `now` (the time of the call
@@ -612,10 +614,16 @@ impl Stack {
             // would be one orphan too many is reset instead of finishing its close.
             slot.tcb.reset_orphan(&mut cx);
         }
-        if cx.memory.under_pressure(slot.tcb.memory()) {
+        if cx
+            .memory
+            .reclaim_due(slot.tcb.memory(), Self::empty_connection_memory())
+        {
             slot.tcb.release_idle_buffers();
         }
         self.memory.adjust(memory_before, slot.tcb.memory());
+        let refused = cx.memory.refused;
+        self.memory
+            .update_pressure(self.config.memory_limit, refused);
         self.memory.orphan_changed(was_orphan, slot.tcb.is_orphan());
         self.reschedule(id, requeue);
         Some(r)
@@ -627,12 +635,14 @@ impl Stack {
         let slot = self.conns.get_mut(id.index, id.gen)?;
         let memory_before = slot.tcb.memory();
         let r = f(&mut slot.tcb);
-        if self.memory.used() >= self.config.memory_limit {
+        let budget = self.memory.budget(self.config.memory_limit, memory_before);
+        if budget.reclaim_due(slot.tcb.memory(), Self::empty_connection_memory()) {
             // Under memory pressure a drained buffer gives its storage back (Linux
             // `sk_mem_reclaim`), so reading is what lets new work in again.
             slot.tcb.release_idle_buffers();
         }
         self.memory.adjust(memory_before, slot.tcb.memory());
+        self.memory.update_pressure(self.config.memory_limit, false);
         self.reschedule(id, true);
         Some(r)
     }
@@ -669,6 +679,7 @@ impl Stack {
         self.memory
             .remove(slot.tcb.memory() + std::mem::size_of::<ConnSlot>());
         self.memory.orphan_changed(slot.tcb.is_orphan(), false);
+        self.memory.update_pressure(self.config.memory_limit, false);
         let tuple = FourTuple {
             local: slot.tcb.local,
             remote: slot.tcb.remote,

@@ -694,7 +694,15 @@ impl Tcb {
     /// first (at the limit, or if it would need new storage past it); in-order data that needs
     /// new storage past the limit prunes the out-of-order ranges (`tcp_prune_ofo_queue`) and
     /// is refused if that did not make room. Data that fits in storage already held is taken.
-    fn fits_memory_limit(&mut self, cx: &Cx, seq: SeqNumber, len: usize) -> bool {
+    fn fits_memory_limit(&mut self, cx: &mut Cx, seq: SeqNumber, len: usize) -> bool {
+        let fits = self.fits_memory_limit_now(cx, seq, len);
+        // An allocation refused puts the stack in pressure mode (Linux
+        // `tcp_enter_memory_pressure`).
+        cx.memory.refused |= !fits;
+        fits
+    }
+
+    fn fits_memory_limit_now(&mut self, cx: &Cx, seq: SeqNumber, len: usize) -> bool {
         let out_of_order = seq != self.rcv_nxt;
         if out_of_order && cx.memory.under_pressure(self.memory()) {
             return false;

@@ -585,6 +585,8 @@ pub struct TcpInfo {
     pub recv_queue: usize,
     /// Bytes queued to send and not yet acknowledged.
     pub send_queue: usize,
+    /// Bytes held out of order, past a hole (bounded by `Config::max_ooo_bytes`).
+    pub ooo_queue: usize,
     /// Whether we are in fast recovery.
     pub in_recovery: bool,
     /// Counters.
@@ -617,6 +619,7 @@ impl Tcb {
             sack: self.sack_ok,
             recv_queue: self.recv.readable(),
             send_queue: self.send.len(),
+            ooo_queue: self.recv.ooo_bytes(),
             in_recovery: self.recovery.is_some(),
             counters: self.counters,
             memory: self.memory(),

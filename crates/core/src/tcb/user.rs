@@ -29,6 +29,7 @@ impl Tcb {
         let fits = self.send.max_push_within(data.len(), headroom);
         if fits < data.len().min(self.send.free()) {
             cx.stats.memory_pressure_send_limited += 1;
+            cx.memory.refused = true;
         }
         let n = self.send.push(&data[..fits]);
         if n == 0 {
