@@ -109,7 +109,8 @@ pub struct Config {
     /// Bytes all connections together may hold (state and buffers), as Linux `tcp_mem`. At the
     /// limit the stack is under pressure: new connections are refused, out-of-order data is
     /// pruned and dropped, and buffers do not grow (data that needs new memory is dropped, the
-    /// peer sends it again; `send` takes only what fits). Default 1 GiB.
+    /// peer sends it again; `send` takes only what fits). Pressure begins when an allocation is
+    /// refused or the limit is reached and lasts until use falls to 3/4 of it. Default 1 GiB.
     pub memory_limit: usize,
     /// Out-of-order bytes a connection holds at most; segments past it are dropped (drop reason
     /// `tcp_ooo_limit`), in-order data never is. Out-of-order data is also trimmed to the
