@@ -87,10 +87,11 @@ fn real_clients_connect_through_a_spoofed_syn_flood() {
         peak_with_clients - idle_rss < 32 * 1024,
         "synack grew from {idle_rss} kB to {peak_with_clients} kB"
     );
-    // No state per spoofed SYN: thousands more SYNs leave the peak where it was (give or take
-    // 1 MiB of allocator noise; one Tcb per SYN would be megabytes).
+    // No state per spoofed SYN: tens of thousands more SYNs leave the peak where it was, give
+    // or take 2 MiB of allocator and page noise (even 64 bytes per SYN would be more; one Tcb
+    // per SYN would be tens of megabytes).
     assert!(
-        peak_after_more - peak_with_clients < 1024,
+        peak_after_more - peak_with_clients < 2048,
         "the peak grew from {peak_with_clients} kB to {peak_after_more} kB while only spoofed \
          SYNs arrived"
     );

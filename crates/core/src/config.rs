@@ -106,6 +106,23 @@ pub struct Config {
     /// `tcp_challenge_ack_limit`: 1000). Each second's budget is drawn at random from
     /// [limit/2, limit] so the shared budget is no side channel.
     pub challenge_ack_limit: u32,
+    /// Bytes all connections together may hold (state and buffers), as Linux `tcp_mem`. At the
+    /// limit the stack is under pressure: new connections are refused, out-of-order data is
+    /// pruned and dropped, and buffers do not grow (data that needs new memory is dropped, the
+    /// peer sends it again; `send` takes only what fits). Pressure begins when an allocation is
+    /// refused or the limit is reached and lasts until use falls to 3/4 of it. Default 1 GiB.
+    pub memory_limit: usize,
+    /// Out-of-order bytes a connection holds at most; segments past it are dropped (drop reason
+    /// `tcp_ooo_limit`), in-order data never is. Out-of-order data is also trimmed to the
+    /// window, so the default (4 MiB, the default `recv_buffer`) only binds a larger buffer.
+    pub max_ooo_bytes: usize,
+    /// Orphaned connections (closed by the user, still in FIN-WAIT-1/2, CLOSING or LAST-ACK) the
+    /// stack keeps; one more is reset instead (Linux `tcp_max_orphans`; default 65536).
+    pub max_orphans: usize,
+    /// Least time between two ACKs a connection sends in answer to unacceptable segments
+    /// without data (out of window, or PAWS-rejected); more are withheld (Linux
+    /// `tcp_invalid_ratelimit`: 500 ms).
+    pub oow_ack_interval: Duration,
 }
 
 impl Default for Config {
@@ -140,6 +157,10 @@ impl Default for Config {
             max_ooo_ranges: 64,
             max_control_queue: 1024,
             challenge_ack_limit: 1000,
+            memory_limit: 1 << 30,
+            max_ooo_bytes: 4 << 20,
+            max_orphans: 65536,
+            oow_ack_interval: Duration::from_millis(500),
         }
     }
 }

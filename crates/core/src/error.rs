@@ -122,6 +122,8 @@ op_error! {
         InvalidAddress => "invalid remote address", InvalidInput;
         /// Too many connections for the configured limit.
         TooManyConnections => "connection limit reached", OutOfMemory;
+        /// The stack holds its `memory_limit` (Linux `tcp_mem` pressure): try again later.
+        NoMemory => "stack memory limit reached", OutOfMemory;
     }
 }
 

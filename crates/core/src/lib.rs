@@ -27,6 +27,7 @@ mod cookie_reply;
 pub mod error;
 pub mod event;
 mod icmp;
+mod memory;
 mod ports;
 mod rtt;
 mod secrets;

@@ -10,6 +10,7 @@ use crate::cookie_reply::CookieSynAck;
 use crate::error::{ConnectError, InvalidHandle, ListenError, RecvError, SendError};
 use crate::event::Event;
 use crate::icmp;
+use crate::memory::MemoryAccount;
 use crate::ports::PortAllocator;
 use crate::secrets::{DemuxHasher, Secrets};
 use crate::slab::Slab;
@@ -121,6 +122,8 @@ pub struct Stack {
     timers: BinaryHeap<Reverse<(Instant, u32, u32)>>,
     stats: Stats,
     challenge: ChallengeAckLimiter,
+    /// Running totals for `memory_limit` and `max_orphans`.
+    memory: MemoryAccount,
 }
 
 impl fmt::Debug for Stack {
@@ -160,6 +163,7 @@ impl Stack {
             timers: BinaryHeap::new(),
             stats: Stats::default(),
             challenge,
+            memory: MemoryAccount::default(),
         }
     }
 
@@ -399,6 +403,17 @@ impl Stack {
             self.stats.drop("connection_limit");
             return;
         }
+        if !self.room_for_connection() {
+            // Config::memory_limit (as Linux under `tcp_mem` pressure): no state for a new
+            // connection; RFC 4987 §3.6 cookies answer without any, else the SYN is dropped.
+            if self.config.syn_cookies {
+                self.send_syn_cookie(now, lid, tuple, seg);
+            } else {
+                self.stats.memory_pressure_refused += 1;
+                self.stats.drop("memory_pressure");
+            }
+            return;
+        }
         let iss = self.choose_isn(now, tuple);
         let id = self.insert_conn(tuple, iss, now, Owner::Listener(lid));
         if let Some(l) = self.listeners.get_mut(lid.index, lid.gen) {
@@ -483,6 +498,13 @@ impl Stack {
             self.stats.drop("connection_limit");
             return true;
         }
+        if !self.room_for_connection() {
+            // Config::memory_limit: no state now; the peer's next segment carries the same
+            // cookie while it is valid.
+            self.stats.memory_pressure_refused += 1;
+            self.stats.drop("memory_pressure");
+            return true;
+        }
         let options = seg.options.timestamps.map(|ts| decode_tsecr(ts.tsecr));
         let id = self.insert_conn(tuple, cookie, now, Owner::Listener(lid));
         if let Some(l) = self.listeners.get_mut(lid.index, lid.gen) {
@@ -534,7 +556,21 @@ impl Stack {
         });
         let id = ConnId { index, gen };
         self.demux.insert(tuple, id);
+        self.memory.add(Self::empty_connection_memory());
+        self.memory.update_pressure(self.config.memory_limit, false);
         id
+    }
+
+    /// Memory a connection holds as soon as it exists (no buffers yet).
+    fn empty_connection_memory() -> usize {
+        Tcb::empty_memory() + std::mem::size_of::<ConnSlot>()
+    }
+
+    /// Config::memory_limit: a new connection must fit whole under the limit, so connection
+    /// state never takes the stack past it.
+    fn room_for_connection(&self) -> bool {
+        !self.memory.under_pressure()
+            && self.memory.used() + Self::empty_connection_memory() <= self.config.memory_limit
     }
 
     /// Runs `f` on a connection with a context whose clock reads `now` (the time of the call
@@ -560,6 +596,8 @@ impl Stack {
         f: impl FnOnce(&mut Tcb, &mut Cx) -> R,
     ) -> Option<R> {
         let slot = self.conns.get_mut(id.index, id.gen)?;
+        let memory_before = slot.tcb.memory();
+        let was_orphan = slot.tcb.is_orphan();
         let mut cx = Cx {
             now,
             config: &self.config,
@@ -567,9 +605,26 @@ impl Stack {
             control: &mut self.control,
             stats: &mut self.stats,
             challenge: &mut self.challenge,
+            memory: self.memory.budget(self.config.memory_limit, memory_before),
         };
         let r = f(&mut slot.tcb, &mut cx);
         settle_owner(id, slot, &mut self.listeners, &mut cx);
+        if !was_orphan && slot.tcb.is_orphan() && self.memory.orphans() >= self.config.max_orphans {
+            // As Linux `tcp_max_orphans` ("too many orphaned sockets"): a connection that
+            // would be one orphan too many is reset instead of finishing its close.
+            slot.tcb.reset_orphan(&mut cx);
+        }
+        if cx
+            .memory
+            .reclaim_due(slot.tcb.memory(), Self::empty_connection_memory())
+        {
+            slot.tcb.release_idle_buffers();
+        }
+        self.memory.adjust(memory_before, slot.tcb.memory());
+        let refused = cx.memory.refused;
+        self.memory
+            .update_pressure(self.config.memory_limit, refused);
+        self.memory.orphan_changed(was_orphan, slot.tcb.is_orphan());
         self.reschedule(id, requeue);
         Some(r)
     }
@@ -578,7 +633,16 @@ impl Stack {
     /// connection, then requeues it and refreshes its timer entry (for `recv` and settings).
     fn with_tcb<R>(&mut self, id: ConnId, f: impl FnOnce(&mut Tcb) -> R) -> Option<R> {
         let slot = self.conns.get_mut(id.index, id.gen)?;
+        let memory_before = slot.tcb.memory();
         let r = f(&mut slot.tcb);
+        let budget = self.memory.budget(self.config.memory_limit, memory_before);
+        if budget.reclaim_due(slot.tcb.memory(), Self::empty_connection_memory()) {
+            // Under memory pressure a drained buffer gives its storage back (Linux
+            // `sk_mem_reclaim`), so reading is what lets new work in again.
+            slot.tcb.release_idle_buffers();
+        }
+        self.memory.adjust(memory_before, slot.tcb.memory());
+        self.memory.update_pressure(self.config.memory_limit, false);
         self.reschedule(id, true);
         Some(r)
     }
@@ -612,6 +676,10 @@ impl Stack {
         let Some(slot) = self.conns.remove(id.index, id.gen) else {
             return;
         };
+        self.memory
+            .remove(slot.tcb.memory() + std::mem::size_of::<ConnSlot>());
+        self.memory.orphan_changed(slot.tcb.is_orphan(), false);
+        self.memory.update_pressure(self.config.memory_limit, false);
         let tuple = FourTuple {
             local: slot.tcb.local,
             remote: slot.tcb.remote,
@@ -837,6 +905,10 @@ impl Stack {
         if self.conns.len() >= self.config.max_connections {
             return Err(ConnectError::TooManyConnections);
         }
+        if !self.room_for_connection() {
+            self.stats.memory_pressure_refused += 1;
+            return Err(ConnectError::NoMemory);
+        }
         let local_ip = match local.map(|l| l.ip()) {
             Some(ip) if !ip.is_unspecified() => {
                 if !self.is_local(ip) {
@@ -1005,7 +1077,20 @@ impl Stack {
         })
     }
 
-    /// Memory held by all connections (struct and buffers), bytes.
+    /// Memory held by all connections (struct and buffers), bytes: the running total that
+    /// `Config::memory_limit` is checked against, O(1). Equals `connection_memory()`.
+    pub fn memory_used(&self) -> usize {
+        self.memory.used()
+    }
+
+    /// Orphaned connections now (closed by the user, still in FIN-WAIT-1/2, CLOSING or
+    /// LAST-ACK), O(1); `Config::max_orphans` bounds it.
+    pub fn orphan_count(&self) -> usize {
+        self.memory.orphans()
+    }
+
+    /// Memory held by all connections (struct and buffers), bytes, counted by walking every
+    /// connection (O(n)): the audit for `memory_used`.
     pub fn connection_memory(&self) -> usize {
         self.conns
             .iter()

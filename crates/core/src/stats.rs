@@ -57,6 +57,20 @@ pub struct Stats {
     pub resets_sent: u64,
     /// Connections reset (by a valid RST or an abort) from ESTABLISHED or CLOSE_WAIT.
     pub established_resets: u64,
+    /// Segments whose data was dropped because the stack was at `memory_limit` (also drop
+    /// reason `memory_pressure`).
+    pub memory_pressure_drops: u64,
+    /// New connections refused at `memory_limit` (a `connect` error, or a SYN or cookie ACK
+    /// dropped; a SYN answered by a cookie instead is not counted).
+    pub memory_pressure_refused: u64,
+    /// `send` calls that took less than offered because of `memory_limit`.
+    pub memory_pressure_send_limited: u64,
+    /// Connections reset on close because `max_orphans` orphans existed (Linux "too many
+    /// orphaned sockets").
+    pub orphans_reset: u64,
+    /// ACKs to unacceptable segments withheld by the per-connection rate limit
+    /// (`oow_ack_interval`, Linux `tcp_invalid_ratelimit`).
+    pub oow_acks_suppressed: u64,
 }
 
 impl Stats {
@@ -110,6 +124,11 @@ impl Stats {
             resets_received,
             resets_sent,
             established_resets,
+            memory_pressure_drops,
+            memory_pressure_refused,
+            memory_pressure_send_limited,
+            orphans_reset,
+            oow_acks_suppressed,
         } = self;
         let mut out = vec![
             ("IpInReceives", *packets_in),
@@ -141,6 +160,14 @@ impl Stats {
                 *challenge_acks_suppressed,
             ),
             ("TcpExtTCPWscaleClamped", *window_scale_clamped),
+            ("TcpExtTCPMemoryPressureDrops", *memory_pressure_drops),
+            ("TcpExtTCPMemoryPressureRefused", *memory_pressure_refused),
+            (
+                "TcpExtTCPMemoryPressureSendLimited",
+                *memory_pressure_send_limited,
+            ),
+            ("TcpExtTCPAbortOnMemory", *orphans_reset),
+            ("TcpExtTCPACKSkippedSeq", *oow_acks_suppressed),
         ];
         out.extend(drops.iter().map(|(&reason, &n)| (reason, n)));
         out

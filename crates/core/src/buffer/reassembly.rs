@@ -16,6 +16,8 @@ pub struct Insert {
     pub out_of_order: bool,
     /// The segment was dropped: it would have opened one hole too many, or passed the buffer.
     pub dropped: bool,
+    /// Dropped because out-of-order bytes held would pass `max_ooo_bytes`.
+    pub ooo_limited: bool,
 }
 
 /// Readable bytes plus out-of-order ranges beyond them.
@@ -27,16 +29,66 @@ pub struct RecvBuffer {
     /// Starts of recently received out-of-order segments, newest first (RFC 2018 §4 ordering).
     recent: Vec<SeqNumber>,
     max_ranges: usize,
+    /// Most out-of-order bytes held (beyond RCV.NXT, past the first hole).
+    max_ooo_bytes: usize,
 }
 
 impl RecvBuffer {
-    /// An empty buffer of at most `limit` bytes and `max_ranges` holes.
-    pub fn new(limit: usize, max_ranges: usize) -> Self {
+    /// An empty buffer of at most `limit` bytes, `max_ranges` holes and `max_ooo_bytes` bytes
+    /// held out of order.
+    pub fn new(limit: usize, max_ranges: usize, max_ooo_bytes: usize) -> Self {
         RecvBuffer {
             ring: Ring::new(limit),
             ooo: Vec::new(),
             recent: Vec::new(),
             max_ranges: max_ranges.max(1),
+            max_ooo_bytes,
+        }
+    }
+
+    /// Bytes held out of order.
+    pub fn ooo_bytes(&self) -> usize {
+        self.ooo
+            .iter()
+            .map(|&(s, e)| e.distance_from(s) as usize)
+            .sum()
+    }
+
+    /// Out-of-order bytes held if `[seq, end)` were added (overlaps counted once).
+    fn ooo_bytes_with(&self, seq: SeqNumber, end: SeqNumber) -> usize {
+        let overlap: usize = self
+            .ooo
+            .iter()
+            .filter(|&&(s, e)| s < end && seq < e)
+            .map(|&(s, e)| e.min(end).distance_from(s.max(seq)) as usize)
+            .sum();
+        self.ooo_bytes() + end.distance_from(seq) as usize - overlap
+    }
+
+    /// Storage bytes inserting `len` bytes at `seq` would allocate.
+    pub fn growth_for(&self, rcv_nxt: SeqNumber, seq: SeqNumber, len: usize) -> usize {
+        let offset = seq.distance_from(rcv_nxt) as usize;
+        self.ring
+            .growth_for(self.ring.len().saturating_add(offset).saturating_add(len))
+    }
+
+    /// Forgets every out-of-order range (as Linux `tcp_prune_ofo_queue` under memory pressure:
+    /// the peer sends them again) and, if nothing readable is left, gives the storage back.
+    /// Returns whether anything was pruned.
+    pub fn prune_out_of_order(&mut self) -> bool {
+        if self.ooo.is_empty() {
+            return false;
+        }
+        self.ooo.clear();
+        self.recent.clear();
+        self.ring.release_if_empty();
+        true
+    }
+
+    /// Gives the storage back if it holds nothing (memory pressure).
+    pub fn release_if_empty(&mut self) {
+        if self.ooo.is_empty() {
+            self.ring.release_if_empty();
         }
     }
 
@@ -95,6 +147,15 @@ impl RecvBuffer {
         if !touches && self.ooo.len() >= self.max_ranges {
             return Insert {
                 dropped: true,
+                ..Insert::default()
+            };
+        }
+        if self.ooo_bytes_with(seq, end) > self.max_ooo_bytes {
+            // Config::max_ooo_bytes: out-of-order data is bounded on its own; in-order data
+            // (above) never is.
+            return Insert {
+                dropped: true,
+                ooo_limited: true,
                 ..Insert::default()
             };
         }
@@ -184,7 +245,7 @@ mod tests {
     #[test]
     fn holes_fill_in_any_order_and_sack_reports_newest_first() {
         let base = s(u32::MAX - 5); // cross the 2^32 wrap on purpose
-        let mut buf = RecvBuffer::new(1000, 8);
+        let mut buf = RecvBuffer::new(1000, 8, 1000);
         let data: Vec<u8> = (0..40).collect();
         let r = buf.insert(base, base + 30, &data[30..40]);
         assert!(r.out_of_order && r.advanced == 0);
@@ -211,7 +272,7 @@ mod tests {
 
     #[test]
     fn a_new_hole_past_the_range_cap_is_dropped() {
-        let mut buf = RecvBuffer::new(10_000, 2);
+        let mut buf = RecvBuffer::new(10_000, 2, 10_000);
         assert!(!buf.insert(s(0), s(10), b"a").dropped);
         assert!(!buf.insert(s(0), s(20), b"b").dropped);
         assert!(buf.insert(s(0), s(30), b"c").dropped);
@@ -219,6 +280,23 @@ mod tests {
         assert!(!buf.insert(s(0), s(21), b"c").dropped);
         // Past the buffer limit: dropped.
         assert!(buf.insert(s(0), s(9_999), b"xy").dropped);
+    }
+
+    #[test]
+    fn out_of_order_bytes_are_capped_and_in_order_bytes_are_not() {
+        let mut buf = RecvBuffer::new(10_000, 8, 100);
+        assert!(!buf.insert(s(0), s(10), &[1; 60]).dropped);
+        // Overlap counts once: [40, 100) adds 30 new bytes, 90 in all.
+        assert!(!buf.insert(s(0), s(40), &[1; 60]).dropped);
+        assert_eq!(buf.ooo_bytes(), 90);
+        let r = buf.insert(s(0), s(200), &[1; 11]);
+        assert!(r.dropped && r.ooo_limited);
+        assert!(!buf.insert(s(0), s(200), &[1; 10]).dropped);
+        assert_eq!(buf.ooo_bytes(), 100);
+        // In order: 1000 bytes, far above the out-of-order cap, are taken.
+        let r = buf.insert(s(0), s(0), &[2; 1000]);
+        assert_eq!(r.advanced, 1000);
+        assert!(buf.prune_out_of_order() || !buf.has_out_of_order());
     }
 
     proptest! {
@@ -241,7 +319,7 @@ mod tests {
                 x ^= x << 13; x ^= x >> 7; x ^= x << 17;
                 arrivals.swap(i, (x % (i as u64 + 1)) as usize);
             }
-            let mut buf = RecvBuffer::new(total + 10, 64);
+            let mut buf = RecvBuffer::new(total + 10, 64, total + 10);
             let mut rcv_nxt = SeqNumber(start);
             let base = SeqNumber(start);
             let mut got = Vec::new();

@@ -46,15 +46,60 @@ impl Ring {
         self.buf.capacity()
     }
 
+    /// The storage size `reserve(end)` grows to (end > current storage).
+    fn capacity_for(&self, end: usize) -> usize {
+        end.next_power_of_two()
+            .max(MIN_ALLOCATION)
+            .min(self.limit.max(end))
+    }
+
+    /// Bytes of new storage a write ending at offset `end` would allocate (0 if it fits).
+    pub fn growth_for(&self, end: usize) -> usize {
+        if end <= self.buf.len() {
+            0
+        } else {
+            self.capacity_for(end) - self.buf.len()
+        }
+    }
+
+    /// How many of `want` bytes `push` may append while allocating at most `allowance` new
+    /// bytes of storage (the stack-wide memory limit's share for this call).
+    pub fn max_push_within(&self, want: usize, allowance: usize) -> usize {
+        let want = want.min(self.free());
+        if self.growth_for(self.len + want) <= allowance {
+            return want;
+        }
+        // Storage grows in steps (powers of two from MIN_ALLOCATION, then the limit): take the
+        // largest step the allowance pays for, or the storage already held.
+        let reachable = self.buf.len().saturating_add(allowance);
+        let step = if reachable == 0 {
+            0
+        } else {
+            1usize << (usize::BITS - 1 - reachable.leading_zeros())
+        };
+        let cap = if step >= MIN_ALLOCATION && step > self.buf.len() {
+            step
+        } else {
+            self.buf.len()
+        };
+        want.min(cap.saturating_sub(self.len))
+    }
+
+    /// Gives the storage back if nothing is held (under memory pressure, as Linux
+    /// `sk_mem_reclaim`); the next write allocates again.
+    pub fn release_if_empty(&mut self) {
+        if self.len == 0 {
+            self.buf = Vec::new();
+            self.head = 0;
+        }
+    }
+
     /// Ensures storage for offsets `0..end` (end <= limit), keeping contents.
     fn reserve(&mut self, end: usize) {
         if end <= self.buf.len() {
             return;
         }
-        let new_cap = end
-            .next_power_of_two()
-            .max(MIN_ALLOCATION)
-            .min(self.limit.max(end));
+        let new_cap = self.capacity_for(end);
         let mut grown = vec![0u8; new_cap];
         let old_cap = self.buf.len();
         if old_cap > 0 {
@@ -170,6 +215,33 @@ mod tests {
         let n = r.len();
         r.consume(n, false);
         assert_eq!(r.allocated(), 0, "an empty ring gives its memory back");
+    }
+
+    #[test]
+    fn pushes_within_a_memory_allowance_never_allocate_more() {
+        let mut r = Ring::new(1 << 20);
+        assert_eq!(
+            r.max_push_within(10_000, 0),
+            0,
+            "nothing allocated, nothing allowed"
+        );
+        assert_eq!(r.max_push_within(10_000, 5000), 4096);
+        assert_eq!(r.max_push_within(100, 5000), 100);
+        assert_eq!(r.push(&[1; 4096]), 4096);
+        assert_eq!(r.allocated(), 4096);
+        assert_eq!(r.max_push_within(10_000, 3000), 0, "8192 needs 4096 more");
+        let n = r.max_push_within(10_000, 5000);
+        assert_eq!(n, 4096);
+        let before = r.allocated();
+        r.push(&vec![2; n]);
+        assert!(r.allocated() - before <= 5000);
+        assert_eq!(r.growth_for(8192), 0);
+        assert_eq!(r.growth_for(8193), 8192);
+        let mut out = vec![0; 8192];
+        r.read(&mut out, true);
+        assert_eq!(r.allocated(), 8192);
+        r.release_if_empty();
+        assert_eq!(r.allocated(), 0);
     }
 
     proptest! {

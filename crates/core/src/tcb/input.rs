@@ -206,7 +206,8 @@ impl Tcb {
                 let stale = cx.now.saturating_duration_since(self.ts_recent_at) > PAWS_IDLE_LIMIT;
                 if (ts.tsval.wrapping_sub(self.ts_recent) as i32) < 0 && !stale {
                     self.counters.paws_rejected += 1;
-                    self.ack_now = true;
+                    // RFC 7323 §5.3 R1: "send an acknowledgment in reply", rate limited.
+                    self.ack_unacceptable(cx, seg);
                     return;
                 }
             }
@@ -234,8 +235,8 @@ impl Tcb {
             }
             if !flags.rst() {
                 // "If an incoming segment is not acceptable, an acknowledgment should be sent in
-                // reply (unless the RST bit is set)".
-                self.ack_now = true;
+                // reply (unless the RST bit is set)", rate limited.
+                self.ack_unacceptable(cx, seg);
             }
             cx.stats.drop("tcp_out_of_window");
             return;
@@ -371,6 +372,29 @@ impl Tcb {
         } else {
             0
         }
+    }
+
+    /// RFC 9293 §3.10.7.4: the ACK owed to an unacceptable segment. In the spirit of RFC 5961
+    /// §7, and as Linux `tcp_oow_rate_limited` (`tcp_invalid_ratelimit`), one per
+    /// `oow_ack_interval` per connection, so two stacks that disagree about the window cannot
+    /// loop ACKs at line rate and a blind attacker cannot use us as an ACK reflector. Like Linux,
+    /// a segment with data is always answered: it is a retransmission whose ACK was lost, and
+    /// the duplicate ACK is how the sender learns it got through. (Challenge ACKs are separate,
+    /// under the stack-wide RFC 5961 §7 budget.)
+    fn ack_unacceptable(&mut self, cx: &mut Cx, seg: &TcpRepr) {
+        if !seg.payload.is_empty() {
+            self.ack_now = true;
+            return;
+        }
+        let recent = self
+            .last_oow_ack
+            .is_some_and(|at| cx.now.saturating_duration_since(at) < cx.config.oow_ack_interval);
+        if recent {
+            cx.stats.oow_acks_suppressed += 1;
+            return;
+        }
+        self.last_oow_ack = Some(cx.now);
+        self.ack_now = true;
     }
 
     /// RFC 5961 §3.2 and §4.2: answer a suspicious RST or SYN with an ACK that tells a genuine
@@ -645,8 +669,19 @@ impl Tcb {
                 self.close_with(cx, Some(ConnectionError::Aborted));
                 return;
             }
+            if !self.fits_memory_limit(cx, seq, data.len()) {
+                // Dropped, not acknowledged: RCV.NXT stays, the peer sends it again (after the
+                // user reads, when memory is free). A FIN behind dropped data waits with it.
+                cx.stats.memory_pressure_drops += 1;
+                cx.stats.drop("memory_pressure");
+                self.ack_now = true;
+                return;
+            }
             let had_holes = self.recv.has_out_of_order();
             let result = self.recv.insert(self.rcv_nxt, seq, data);
+            if result.ooo_limited {
+                cx.stats.drop("tcp_ooo_limit");
+            }
             if result.dropped {
                 self.ack_now = true;
             } else if result.out_of_order {
@@ -692,6 +727,34 @@ impl Tcb {
                 self.peer_fin_seq = None;
             }
         }
+    }
+
+    /// Config::memory_limit, as Linux `tcp_try_rmem_schedule`: out-of-order data is refused
+    /// first (at the limit, or if it would need new storage past it); in-order data that needs
+    /// new storage past the limit prunes the out-of-order ranges (`tcp_prune_ofo_queue`) and
+    /// is refused if that did not make room. Data that fits in storage already held is taken.
+    fn fits_memory_limit(&mut self, cx: &mut Cx, seq: SeqNumber, len: usize) -> bool {
+        let fits = self.fits_memory_limit_now(cx, seq, len);
+        // An allocation refused puts the stack in pressure mode (Linux
+        // `tcp_enter_memory_pressure`).
+        cx.memory.refused |= !fits;
+        fits
+    }
+
+    fn fits_memory_limit_now(&mut self, cx: &Cx, seq: SeqNumber, len: usize) -> bool {
+        let out_of_order = seq != self.rcv_nxt;
+        if out_of_order && cx.memory.under_pressure(self.memory()) {
+            return false;
+        }
+        let growth = self.recv.growth_for(self.rcv_nxt, seq, len);
+        if growth <= cx.memory.headroom(self.memory()) {
+            return true;
+        }
+        if out_of_order || !self.recv.prune_out_of_order() {
+            return false;
+        }
+        let growth = self.recv.growth_for(self.rcv_nxt, seq, len);
+        growth <= cx.memory.headroom(self.memory())
     }
 
     /// RFC 9293 §3.10.7.4 eighth step: the FIN at RCV.NXT.

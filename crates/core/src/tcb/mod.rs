@@ -71,6 +71,8 @@ pub(crate) struct Cx<'a> {
     pub stats: &'a mut crate::stats::Stats,
     /// The stack-wide challenge-ACK budget (RFC 5961 §7).
     pub challenge: &'a mut crate::challenge::ChallengeAckLimiter,
+    /// What this call may allocate under the stack-wide `memory_limit`.
+    pub memory: crate::memory::MemoryBudget,
 }
 
 impl Cx<'_> {
@@ -231,6 +233,9 @@ pub struct Tcb {
     readable_signalled: bool,
     write_blocked: bool,
     ip_ident: u16,
+    /// When we last answered an unacceptable segment with an ACK (Linux
+    /// `last_oow_ack_time`, for `oow_ack_interval`).
+    last_oow_ack: Option<Instant>,
 }
 
 /// The options we put in our SYN (and accept in a peer's).
@@ -300,7 +305,11 @@ impl Tcb {
             send: Ring::new(config.send_buffer.max(1)),
             fin_queued: false,
             fin_seq: None,
-            recv: RecvBuffer::new(recv_limit + (1usize << rcv_wscale), config.max_ooo_ranges),
+            recv: RecvBuffer::new(
+                recv_limit + (1usize << rcv_wscale),
+                config.max_ooo_ranges,
+                config.max_ooo_bytes,
+            ),
             recv_limit,
             peer_fin_seq: None,
             peer_fin: false,
@@ -335,6 +344,7 @@ impl Tcb {
             readable_signalled: false,
             write_blocked: false,
             ip_ident: ts_offset as u16,
+            last_oow_ack: None,
         }
     }
 
@@ -442,7 +452,31 @@ impl Tcb {
 
     /// Memory this connection holds, buffers included (for the scale tests and `ss -m`).
     pub fn memory(&self) -> usize {
-        std::mem::size_of::<Tcb>() + self.send.allocated() + self.recv.allocated() + 64
+        Self::empty_memory() + self.send.allocated() + self.recv.allocated()
+    }
+
+    /// Memory a new connection holds before its buffers allocate anything.
+    pub(crate) fn empty_memory() -> usize {
+        std::mem::size_of::<Tcb>() + 64
+    }
+
+    /// Under memory pressure: gives back buffer storage that holds nothing (Linux
+    /// `sk_mem_reclaim`), so drained connections stop counting against `memory_limit`.
+    pub(crate) fn release_idle_buffers(&mut self) {
+        if self.send.is_empty() {
+            self.send.release_if_empty();
+        }
+        self.recv.release_if_empty();
+    }
+
+    /// Closed by the user and still finishing its close: what Linux counts against
+    /// `tcp_max_orphans` (TIME-WAIT is not counted, as Linux keeps it apart).
+    pub(crate) fn is_orphan(&self) -> bool {
+        self.owner == Owner::Orphan
+            && matches!(
+                self.state,
+                State::FinWait1 | State::FinWait2 | State::Closing | State::LastAck
+            )
     }
 
     /// Whether the stack should drop this TCB now: closed and nobody holds it.
@@ -558,6 +592,8 @@ pub struct TcpInfo {
     pub recv_queue: usize,
     /// Bytes queued to send and not yet acknowledged.
     pub send_queue: usize,
+    /// Bytes held out of order, past a hole (bounded by `Config::max_ooo_bytes`).
+    pub ooo_queue: usize,
     /// Whether we are in fast recovery.
     pub in_recovery: bool,
     /// Counters.
@@ -590,6 +626,7 @@ impl Tcb {
             sack: self.sack_ok,
             recv_queue: self.recv.readable(),
             send_queue: self.send.len(),
+            ooo_queue: self.recv.ooo_bytes(),
             in_recovery: self.recovery.is_some(),
             counters: self.counters,
             memory: self.memory(),

@@ -23,7 +23,15 @@ impl Tcb {
         if data.is_empty() {
             return Ok(0);
         }
-        let n = self.send.push(data);
+        // Config::memory_limit (as Linux `sk_stream_memory_free` under `tcp_mem` pressure): take
+        // only what the stack-wide budget lets the buffer grow by.
+        let headroom = cx.memory.headroom(self.memory());
+        let fits = self.send.max_push_within(data.len(), headroom);
+        if fits < data.len().min(self.send.free()) {
+            cx.stats.memory_pressure_send_limited += 1;
+            cx.memory.refused = true;
+        }
+        let n = self.send.push(&data[..fits]);
         if n == 0 {
             self.write_blocked = true;
             return Err(SendError::WouldBlock);
@@ -141,6 +149,21 @@ impl Tcb {
                 }
             }
         }
+    }
+
+    /// Resets a connection that would become one orphan too many (as Linux
+    /// `tcp_check_oom`/`tcp_too_many_orphans`: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=RST,ACK>, then
+    /// CLOSED), whatever its state.
+    pub(crate) fn reset_orphan(&mut self, cx: &mut Cx) {
+        cx.reply(ControlSegment::rst(
+            self.local,
+            self.remote,
+            self.snd_nxt,
+            Some(self.rcv_nxt),
+        ));
+        self.recv.clear();
+        cx.stats.orphans_reset += 1;
+        self.close_with(cx, Some(ConnectionError::Aborted));
     }
 
     /// RFC 9293 §3.10.5 ABORT: send <SEQ=SND.NXT><CTL=RST> in synchronized states, then CLOSED.
