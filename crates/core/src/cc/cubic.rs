@@ -402,7 +402,10 @@ mod tests {
         for (t, want) in [(3.0, 96.8), (5.0, 100.0), (7.0, 103.2), (0.0, 50.0)] {
             let got = w_cubic(t, k, 100.0);
             println!("W_cubic({t}) = 0.4 * ({t} - 5)^3 + 100 = {got}");
-            assert!((got - want).abs() < 1e-9, "W_cubic({t}) = {got}, want {want}");
+            assert!(
+                (got - want).abs() < 1e-9,
+                "W_cubic({t}) = {got}, want {want}"
+            );
         }
         // After a loss at W_max = 1000: cwnd_epoch = 0.7 * 1000 = 700,
         // K = cbrt(300 / 0.4) = cbrt(750) = 9.0856 s (9.0856^3 = 749.99).
@@ -451,7 +454,10 @@ mod tests {
             curve.push(segments(&cc));
         }
         let growth: Vec<f64> = curve.windows(2).map(|w| w[1] - w[0]).collect();
-        assert!(growth.iter().all(|&g| g >= 0.0), "cwnd never shrinks on ACKs");
+        assert!(
+            growth.iter().all(|&g| g >= 0.0),
+            "cwnd never shrinks on ACKs"
+        );
         // K = cbrt(75) = 4.22 s = 42 RTTs: the plateau at W_max = 100.
         let at_k = curve[42];
         assert!((at_k - 100.0).abs() < 2.0, "cwnd at t = K: {at_k}");
@@ -496,7 +502,7 @@ mod tests {
             segments(&cc),
             epoch.w_est
         );
-        assert!(cubic < 7.2, "W_cubic hardly grew: {cubic}");
+        assert!(cubic < 8.0, "W_cubic hardly grew: {cubic}");
         // Reno-like growth: 3 segments at α=0.53 (~6 RTTs), then ~1 per RTT.
         assert!(segments(&cc) > 40.0, "cwnd {}", segments(&cc));
         assert!((segments(&cc) - epoch.w_est).abs() < 1e-9);
@@ -571,13 +577,16 @@ mod tests {
                 "no HyStart++ after a timeout"
             );
         }
-        let cwnd_epoch = segments(&cc);
         cc.on_ack(&sample(now + rtt / 10, MSS, rtt, false));
-        // K = 0 and W_max = cwnd_epoch (not the old 100), W_est starts at cwnd_epoch.
+        // K = 0 and W_max = cwnd_epoch, the cwnd avoidance began at (ssthresh = 49 segments,
+        // not the old W_max of 100); W_est starts there too.
         assert_eq!(cc.k(), Some(0.0));
-        assert_eq!(cc.w_max(), cwnd_epoch);
+        assert!((49.0..50.0).contains(&cc.w_max()), "W_max {}", cc.w_max());
         let w_est = cc.epoch.map_or(f64::NAN, |e| e.w_est);
-        assert!(w_est >= cwnd_epoch && w_est < cwnd_epoch + 1.0);
+        assert!(
+            w_est >= cc.w_max() && w_est < cc.w_max() + 1.0,
+            "W_est {w_est}"
+        );
     }
 
     #[test]
@@ -614,7 +623,12 @@ mod tests {
         // The idle time did not count as epoch time: the curves are the same. Had it
         // counted, t would be 30 s past K = 4.2 s and cwnd would jump by 50% per ACK round.
         println!("busy {:.3} idle {:.3}", segments(&busy), segments(&idle));
-        assert!((busy.cwnd - idle.cwnd).abs() < 1.0, "{} vs {}", busy.cwnd, idle.cwnd);
+        assert!(
+            (busy.cwnd - idle.cwnd).abs() < 1e-3 * busy.cwnd,
+            "{} vs {}",
+            busy.cwnd,
+            idle.cwnd
+        );
         assert!(segments(&idle) < 100.0, "still concave below W_max");
     }
 
@@ -634,7 +648,9 @@ mod tests {
         assert!(matches!(cc.hystart().phase(), Phase::Conservative { .. }));
         assert!(cc.cwnd() < 2 * cwnd, "CSS slowed growth: {}", cc.cwnd());
         assert_eq!(cc.ssthresh(), u32::MAX);
-        for _ in 0..super::super::hystart::CSS_ROUNDS {
+        // The round that entered CSS was its first; CSS_ROUNDS - 1 more end it.
+        for _ in 1..super::super::hystart::CSS_ROUNDS {
+            assert_eq!(cc.ssthresh(), u32::MAX);
             now = drive_round(&mut cc, now, Duration::from_millis(50), 1);
         }
         // RFC 9406 §4.2: after CSS_ROUNDS, ssthresh = cwnd, congestion avoidance.
@@ -655,12 +671,18 @@ mod tests {
         // The RFC's model has no fast convergence (every loss lands at the same W_max).
         cc.set_fast_convergence(false);
         let per_loss = (1.0 / p).round() as u64;
-        let (warmup, measured) = (5, 20);
-        let (mut losses, mut since_loss) = (0, 0u64);
+        // Warm up until the window at each loss has settled (the slow-start overshoot decays
+        // geometrically), then average over `MEASURED` loss cycles.
+        const MEASURED: u32 = 10;
+        const MAX_CYCLES: u32 = 2000;
+        let (mut cycles, mut measured) = (0, None::<u32>);
+        let mut last_loss_window = 0.0;
+        let mut since_loss = 0u64;
         let (mut sum, mut rounds) = (0.0, 0u64);
         let mut now = Instant::ZERO;
-        while losses < warmup + measured {
-            if losses >= warmup {
+        while measured.is_none_or(|m| m < MEASURED) {
+            assert!(cycles < MAX_CYCLES, "no steady state after {cycles} losses");
+            if measured.is_some() {
                 sum += segments(&cc);
                 rounds += 1;
             }
@@ -673,10 +695,17 @@ mod tests {
                 cc.on_ack(&sample(at, per_ack * MSS, rtt, i == acks));
                 since_loss += u64::from(per_ack);
                 if since_loss >= per_loss {
+                    let w = segments(&cc);
                     cc.on_congestion_event(at, cc.cwnd(), MSS);
                     cc.on_recovery_end(at, MSS);
                     since_loss = 0;
-                    losses += 1;
+                    cycles += 1;
+                    measured = match measured {
+                        Some(m) => Some(m + 1),
+                        None if (w - last_loss_window).abs() < 0.002 * w => Some(0),
+                        None => None,
+                    };
+                    last_loss_window = w;
                     break;
                 }
             }
@@ -702,7 +731,9 @@ mod tests {
         ] {
             let (sim, formula) = periodic_loss_average(rtt, p);
             let ratio = sim / formula;
-            println!("RTT {rtt} s, p {p:e}: simulated {sim:.1}, RFC {formula:.1}, ratio {ratio:.3}");
+            println!(
+                "RTT {rtt} s, p {p:e}: simulated {sim:.1}, RFC {formula:.1}, ratio {ratio:.3}"
+            );
             assert!(
                 (0.8..=1.2).contains(&ratio),
                 "RTT {rtt}, p {p}: ratio {ratio}"

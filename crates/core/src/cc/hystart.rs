@@ -201,7 +201,11 @@ mod tests {
         // lastRoundMinRTT is now 112 ms; threshold 14 ms; 126 ms is a rise of exactly 14 ms.
         for _ in 0..N_RTT_SAMPLE - 1 {
             h.on_rtt_sample(ms(126));
-            assert_eq!(h.phase(), Phase::SlowStart, "judged before N_RTT_SAMPLE samples");
+            assert_eq!(
+                h.phase(),
+                Phase::SlowStart,
+                "judged before N_RTT_SAMPLE samples"
+            );
         }
         h.on_rtt_sample(ms(126));
         assert_eq!(
