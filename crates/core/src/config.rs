@@ -39,6 +39,8 @@ pub enum CongestionAlgorithm {
     /// RFC 5681 slow start and congestion avoidance with RFC 6582 NewReno recovery.
     #[default]
     NewReno,
+    /// RFC 9438 CUBIC, with RFC 9406 HyStart++ for the initial slow start.
+    Cubic,
 }
 
 /// Settings for a [`Stack`](crate::Stack).

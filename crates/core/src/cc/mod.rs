@@ -6,8 +6,11 @@
 //! algorithms (BBR) plug in here without touching the state machine, as Linux's
 //! `tcp_congestion_ops` does.
 
+mod cubic;
+mod hystart;
 mod newreno;
 
+pub use cubic::Cubic;
 pub use newreno::NewReno;
 
 use crate::config::CongestionAlgorithm;
@@ -70,6 +73,7 @@ pub fn new_controller(
 ) -> Box<dyn CongestionControl> {
     match algo {
         CongestionAlgorithm::NewReno => Box::new(NewReno::new(mss, initial_segments)),
+        CongestionAlgorithm::Cubic => Box::new(Cubic::new(mss, initial_segments)),
     }
 }
 
