@@ -1,8 +1,8 @@
 //! Segment arrival: RFC 9293 §3.10.7, step by step, with RFC 5961 (blind attacks), RFC 7323
 //! (window scale, timestamps, PAWS), RFC 5681/6582 (duplicate ACKs, NewReno) and RFC 6298 (RTT).
 
+use super::recovery::AckFacts;
 use super::{Cx, Owner, Probe, Tcb, Timer, PAWS_IDLE_LIMIT};
-use crate::cc::AckSample;
 use crate::error::ConnectionError;
 use crate::event::Event;
 use crate::state::State;
@@ -383,6 +383,11 @@ impl Tcb {
     /// under the stack-wide RFC 5961 §7 budget.)
     fn ack_unacceptable(&mut self, cx: &mut Cx, seg: &TcpRepr) {
         if !seg.payload.is_empty() {
+            let end = seg.seq + seg.payload.len() as u32;
+            if self.sack_ok && end <= self.rcv_nxt {
+                // RFC 2883 §4: tell the sender this whole segment was a duplicate.
+                self.dsack = Some((seg.seq, end));
+            }
             self.ack_now = true;
             return;
         }
@@ -437,12 +442,17 @@ impl Tcb {
     fn process_ack(&mut self, cx: &mut Cx, seg: &TcpRepr) {
         let ack = seg.ack;
         let window = u32::from(seg.window) << self.snd_wscale;
-        let mss = self.snd_mss();
         // Any acceptable ACK answers our zero-window probes.
         self.persist_unanswered = 0;
+        let flight_before = self.flight_size();
+        // RFC 6675 §5: SACK information first, so that D-SACKs are judged against the old
+        // SND.UNA and the scoreboard is current for loss detection.
+        let mut delivered = self.apply_sack_blocks(seg);
+        let mut data_acked = 0u32;
+        let mut rtt = None;
+        let mut round_end = false;
         let acks_new_data = ack > self.snd_una;
         if acks_new_data {
-            let flight_before = self.flight_size();
             let mut acked = ack.distance_from(self.snd_una);
             // The SYN and FIN take a sequence number each but no buffer space.
             if !self.syn_acked() {
@@ -452,54 +462,23 @@ impl Tcb {
             if fin_now_acked {
                 acked = acked.saturating_sub(1);
             }
-            let data_acked = (acked as usize).min(self.send.len());
+            data_acked = (acked as usize).min(self.send.len()) as u32;
             // Keep the storage while more may be written; give it back once the FIN is queued.
             let keep = !self.fin_queued;
-            self.send.consume(data_acked, keep);
-            self.counters.bytes_acked += data_acked as u64;
+            self.send.consume(data_acked as usize, keep);
+            self.counters.bytes_acked += u64::from(data_acked);
             self.snd_una = ack;
             if self.snd_nxt < self.snd_una {
                 // After a timeout we went back to SND.UNA; the ACK covered more than resent.
                 self.snd_nxt = self.snd_una;
             }
-            let rtt = self.on_rtt_sample_for_ack(cx, seg);
+            delivered.merge(self.board.on_cumulative_ack(ack));
+            rtt = self.on_rtt_sample_for_ack(cx, seg);
             self.retries = 0;
             self.rtt.reset_backoff();
-            let round_end = ack >= self.round_end;
+            round_end = ack >= self.round_end;
             if round_end {
                 self.round_end = self.snd_nxt;
-            }
-            // Loss recovery (RFC 6582 §3.2 steps 5 and 6) or ordinary growth (RFC 5681 §3.1).
-            match self.recovery {
-                Some(recover) if ack >= recover => {
-                    self.recovery = None;
-                    // RFC 6582 §3.2 step 6, option (1): cwnd = min(ssthresh,
-                    // max(FlightSize, SMSS) + SMSS).
-                    let cwnd = self.cc.ssthresh().min(self.flight_size().max(mss) + mss);
-                    self.cc.set_cwnd(cwnd);
-                }
-                Some(_) => {
-                    // RFC 6582 §3.2 step 5: deflate by the amount acked, add back one SMSS if
-                    // at least one was acked; retransmit the next hole at once.
-                    let mut cwnd = self.cc.cwnd().saturating_sub(data_acked as u32);
-                    if data_acked as u32 >= mss {
-                        cwnd = cwnd.saturating_add(mss);
-                    }
-                    self.cc.set_cwnd(cwnd.max(mss));
-                    self.retransmit_now = true;
-                }
-                None => self.cc.on_ack(&AckSample {
-                    now: cx.now,
-                    delivered: data_acked as u32,
-                    rtt,
-                    min_rtt: self.rtt.min_rtt(),
-                    flight_size: self.flight_size(),
-                    mss,
-                    round_end,
-                    // RFC 7661 §4.1 (as Linux's tcp_is_cwnd_limited): the window, not the
-                    // application, held sending back if the flight nearly filled it.
-                    cwnd_limited: flight_before.saturating_add(mss) >= self.cc.cwnd(),
-                }),
             }
             self.dup_acks = 0;
             // RFC 6298 §5.2 and §5.3: stop the timer when all is acked, else restart it.
@@ -518,35 +497,34 @@ impl Tcb {
                     return;
                 }
             }
-        } else if ack == self.snd_una
+        }
+        // RFC 5681 §2: a duplicate ACK acknowledges nothing new, carries no data, SYN or FIN,
+        // leaves the window as it was, and comes while data is outstanding. (A zero-window ACK
+        // answers a window probe; it says nothing about loss.)
+        let duplicate = !acks_new_data
+            && ack == self.snd_una
             && seg.payload.is_empty()
             && !seg.flags.syn()
             && !seg.flags.fin()
             && window == self.snd_wnd
             && window > 0
-            && self.snd_max > self.snd_una
-        {
-            // (A zero-window ACK answers a window probe; it says nothing about loss.)
-            // RFC 5681 §2: a duplicate ACK.
+            && self.snd_max > self.snd_una;
+        if duplicate {
             self.counters.dup_acks_in += 1;
             self.dup_acks += 1;
-            if self.recovery.is_some() {
-                // RFC 6582 §3.2 step 4 (RFC 5681 §3.2 step 4): inflate by one SMSS.
-                self.cc.set_cwnd(self.cc.cwnd().saturating_add(mss));
-            } else if self.dup_acks == 3 && ack > self.recover_high - 1 {
-                // RFC 6582 §3.2 step 2: enter fast recovery unless these duplicate ACKs only
-                // cover data sent before the last recovery or timeout.
-                self.recovery = Some(self.snd_max);
-                self.recover_high = self.snd_max;
-                self.cc.on_congestion_event(cx.now, self.flight_size(), mss);
-                // RFC 5681 §3.2 step 3: cwnd = ssthresh + 3*SMSS (the three segments that
-                // left the network).
-                self.cc.set_cwnd(self.cc.ssthresh() + 3 * mss);
-                self.retransmit_now = true;
-                self.counters.fast_retransmits += 1;
-                cx.stats.fast_retransmits += 1;
-                self.rtt_probe = None;
-            }
+        }
+        if self.syn_acked() && self.state.is_synchronized() {
+            self.on_ack_recovery(
+                cx,
+                AckFacts {
+                    data_acked,
+                    delivered,
+                    rtt,
+                    round_end,
+                    flight_before,
+                    duplicate,
+                },
+            );
         }
 
         // RFC 9293 §3.10.7.4: "If SND.UNA =< SEG.ACK =< SND.NXT, the send window should be
@@ -639,6 +617,12 @@ impl Tcb {
         let mut fin = fin;
         if seq < self.rcv_nxt {
             let skip = self.rcv_nxt.distance_from(seq) as usize;
+            if self.sack_ok && !data.is_empty() {
+                // RFC 2883 §4 (example 4.1.3): report the part that was already here.
+                let dup_end = seq + skip.min(data.len()) as u32;
+                self.dsack = Some((seq, dup_end));
+                self.ack_now = true;
+            }
             if skip >= data.len() {
                 // Every byte is old; the FIN is new only if it sits exactly at RCV.NXT.
                 fin = fin && seq + payload.len() as u32 == self.rcv_nxt;

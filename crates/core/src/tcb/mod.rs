@@ -6,6 +6,9 @@
 mod cookie;
 mod input;
 mod output;
+mod rack;
+mod recovery;
+mod scoreboard;
 mod timers;
 mod user;
 
@@ -116,6 +119,14 @@ pub struct ConnCounters {
     pub keepalive_probes: u64,
     /// SACK blocks that were reversed or outside the data we sent (RFC 2018 §3).
     pub sack_blocks_rejected: u64,
+    /// D-SACK blocks received (RFC 2883): data we resent had arrived already.
+    pub dsacks_in: u64,
+    /// Recoveries undone because D-SACKs showed every retransmission spurious (RFC 3708).
+    pub spurious_recoveries: u64,
+    /// Tail loss probes sent (RFC 8985 §7).
+    pub loss_probes: u64,
+    /// Losses repaired by a tail loss probe (RFC 8985 §7.4).
+    pub tlp_recoveries: u64,
 }
 
 /// Who answers for a connection.
@@ -214,11 +225,17 @@ pub struct Tcb {
     recover_high: SeqNumber,
     /// SND.NXT when the current round trip began; an ACK at or past it ends the round.
     round_end: SeqNumber,
-    /// Fast retransmit: send the segment at SND.UNA once.
-    retransmit_now: bool,
+    /// What was sent and where it stands (RFC 6675 scoreboard).
+    board: scoreboard::Scoreboard,
+    /// RACK-TLP (RFC 8985).
+    rack: rack::Rack,
+    /// Proportional Rate Reduction for the current recovery (RFC 6937).
+    prr: recovery::Prr,
 
     // ACK generation.
     ack_now: bool,
+    /// A duplicate segment to report in the next ACK's first SACK block (RFC 2883 D-SACK).
+    dsack: Option<(SeqNumber, SeqNumber)>,
     /// The handshake's final ACK goes out bare, before any data.
     handshake_ack_pending: bool,
     segs_unacked: u32,
@@ -250,6 +267,8 @@ struct Offer {
 enum Probe {
     ZeroWindow,
     Keepalive,
+    /// RFC 8985 §7: a tail loss probe.
+    Tail,
 }
 
 /// Bytes of TCP options in every segment once timestamps are on: nop, nop, TS (RFC 7323 App. A).
@@ -332,8 +351,11 @@ impl Tcb {
             recovery: None,
             recover_high: iss,
             round_end: iss,
-            retransmit_now: false,
+            board: scoreboard::Scoreboard::default(),
+            rack: rack::Rack::default(),
+            prr: recovery::Prr::default(),
             ack_now: false,
+            dsack: None,
             handshake_ack_pending: false,
             segs_unacked: 0,
             probe: None,
@@ -452,7 +474,10 @@ impl Tcb {
 
     /// Memory this connection holds, buffers included (for the scale tests and `ss -m`).
     pub fn memory(&self) -> usize {
-        Self::empty_memory() + self.send.allocated() + self.recv.allocated()
+        Self::empty_memory()
+            + self.send.allocated()
+            + self.recv.allocated()
+            + self.board.allocated()
     }
 
     /// Memory a new connection holds before its buffers allocate anything.
@@ -501,8 +526,13 @@ impl Tcb {
         let mss = mtu.saturating_sub(ip_header_len(self.local) + 20) as u16;
         if mss < self.local_mss {
             self.local_mss = mss;
-            self.snd_nxt = self.snd_una;
             self.rtt_probe = None;
+            if self.syn_acked() {
+                // Resent from the scoreboard, split to the new size as they go.
+                self.board.mark_all_lost();
+            } else {
+                self.snd_nxt = self.snd_una;
+            }
         }
     }
 }

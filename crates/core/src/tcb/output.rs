@@ -9,10 +9,10 @@ use synack_wire::{SeqNumber, TcpFlags, TcpOptions, TcpRepr, Timestamps};
 /// One segment to build.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Outgoing {
-    seq: SeqNumber,
-    flags: TcpFlags,
+    pub(super) seq: SeqNumber,
+    pub(super) flags: TcpFlags,
     /// Payload bytes, taken from the send buffer at `seq`.
-    len: u32,
+    pub(super) len: u32,
 }
 
 impl Tcb {
@@ -60,17 +60,17 @@ impl Tcb {
         // RFC 9293 §3.10.2: nothing but the SYN leaves before the handshake completes, except the
         // FIN of a CLOSE in SYN-RECEIVED (§3.10.4), whose state is past ESTABLISHED already.
         if self.state.is_synchronized() && self.state != State::TimeWait {
-            if self.retransmit_now {
-                self.retransmit_now = false;
-                if let Some(out) = self.fast_retransmit_segment() {
-                    return Some(out);
-                }
+            // RFC 6675 §4 NextSeg: lost segments first, then new data.
+            if let Some(out) = self.retransmission_segment() {
+                return Some(out);
             }
             if let Some(out) = self.next_data_segment() {
                 return Some(out);
             }
             if let Some(probe) = self.probe.take() {
-                return Some(self.probe_segment(probe));
+                if let Some(out) = self.probe_segment(probe) {
+                    return Some(out);
+                }
             }
         }
         if self.ack_now {
@@ -84,29 +84,6 @@ impl Tcb {
             });
         }
         None
-    }
-
-    /// RFC 5681 §3.2 step 3 / RFC 6582 §3.2 step 5: resend the first unacknowledged segment.
-    fn fast_retransmit_segment(&self) -> Option<Outgoing> {
-        // RFC 5681 §3.2: only data already sent is retransmitted (never new data past the window).
-        let sent_data = self
-            .snd_max
-            .distance_from(self.snd_una)
-            .min(self.send.len() as u32);
-        let len = sent_data.min(self.snd_mss());
-        let fin = self.fin_seq == Some(self.snd_una + len);
-        if len == 0 && !fin {
-            return None;
-        }
-        let mut flags = TcpFlags::ACK;
-        if fin {
-            flags |= TcpFlags::FIN;
-        }
-        Some(Outgoing {
-            seq: self.snd_una,
-            flags,
-            len,
-        })
     }
 
     /// New (or, after a timeout, resent) data within min(cwnd, peer window), with Nagle
@@ -125,12 +102,13 @@ impl Tcb {
             // than SND.UNA when a later ACK did not qualify as a window update (RFC 9293
             // §3.10.7.4); the congestion window counts from SND.UNA.
             let peer_edge = self.snd_wl2 + self.snd_wnd;
-            let wnd_end = peer_edge.min(self.snd_una + self.cc.cwnd());
-            let room = if wnd_end > self.snd_nxt {
-                wnd_end.distance_from(self.snd_nxt)
+            let peer_room = if peer_edge > self.snd_nxt {
+                peer_edge.distance_from(self.snd_nxt)
             } else {
                 0
             };
+            // RFC 6675 §5 step (C): data may leave while pipe is under cwnd.
+            let room = peer_room.min(self.cwnd_room());
             let mss = self.snd_mss();
             let len = avail.min(room).min(mss);
             if len == 0 {
@@ -172,8 +150,9 @@ impl Tcb {
         None
     }
 
-    fn probe_segment(&mut self, probe: Probe) -> Outgoing {
-        match probe {
+    fn probe_segment(&mut self, probe: Probe) -> Option<Outgoing> {
+        Some(match probe {
+            Probe::Tail => return self.tail_probe_segment(),
             Probe::ZeroWindow => {
                 // RFC 9293 §3.8.6.1: one octet of new data past the closed window (or the FIN).
                 self.counters.window_probes += 1;
@@ -197,7 +176,7 @@ impl Tcb {
                     len: 0,
                 }
             }
-        }
+        })
     }
 
     /// The window field for a non-SYN segment: receiver-side silly window avoidance (RFC 9293
@@ -281,10 +260,21 @@ impl Tcb {
                 tsecr: self.ts_recent,
             });
         }
-        if self.sack_ok && self.recv.has_out_of_order() {
+        if self.sack_ok && (self.recv.has_out_of_order() || self.dsack.is_some()) {
             // RFC 2018 §3: 40 option bytes hold 3 blocks next to timestamps, 4 without.
             let max = if self.ts_ok { 3 } else { 4 };
-            opts.sack_blocks = self.recv.sack_blocks(max);
+            match self.dsack {
+                Some((left, right)) => {
+                    // RFC 2883 §4: the D-SACK block comes first, then the usual blocks.
+                    let mut blocks = synack_wire::SackBlocks::new();
+                    let _ = blocks.push(left, right);
+                    for (l, r) in self.recv.sack_blocks(max - 1).iter() {
+                        let _ = blocks.push(l, r);
+                    }
+                    opts.sack_blocks = blocks;
+                }
+                None => opts.sack_blocks = self.recv.sack_blocks(max),
+            }
         }
         opts
     }
@@ -379,6 +369,9 @@ impl Tcb {
         let seq_len = len + u32::from(flags.syn()) + u32::from(flags.fin());
         if seq_len > 0 {
             let end = seq + seq_len;
+            if !flags.syn() {
+                self.on_sent_for_recovery(seq, end, cx.now);
+            }
             if seq < self.snd_max {
                 // A retransmission: Karn's algorithm forbids timing it.
                 self.counters.retransmits += 1;
@@ -402,11 +395,13 @@ impl Tcb {
                 self.timers.set(Timer::Persist, cx.now + self.rtt.rto());
             } else {
                 self.arm_rto_if_idle(cx.now);
+                self.schedule_loss_probe(cx.now);
             }
         }
         if flags.ack() {
             self.last_ack_sent = self.rcv_nxt;
             self.ack_now = false;
+            self.dsack = None;
             self.segs_unacked = 0;
             self.timers.clear(Timer::DelayedAck);
         }

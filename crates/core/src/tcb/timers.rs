@@ -20,21 +20,27 @@ pub enum Timer {
     FinWait2 = 4,
     /// 2*MSL in TIME_WAIT (RFC 9293 §3.4.2).
     TimeWait = 5,
+    /// Tail loss probe (RFC 8985 §7).
+    LossProbe = 6,
+    /// RACK reordering window (RFC 8985 §6.3).
+    Reorder = 7,
 }
 
-const ALL: [Timer; 6] = [
+const ALL: [Timer; 8] = [
     Timer::Retransmit,
     Timer::DelayedAck,
     Timer::Persist,
     Timer::KeepAlive,
     Timer::FinWait2,
     Timer::TimeWait,
+    Timer::LossProbe,
+    Timer::Reorder,
 ];
 
 /// Deadlines indexed by [`Timer`].
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Timers {
-    at: [Option<Instant>; 6],
+    at: [Option<Instant>; 8],
 }
 
 impl Timers {
@@ -45,7 +51,7 @@ impl Timers {
         self.at[t as usize] = None;
     }
     pub fn clear_all(&mut self) {
-        self.at = [None; 6];
+        self.at = [None; 8];
     }
     pub fn is_set(&self, t: Timer) -> bool {
         self.at[t as usize].is_some()
@@ -79,6 +85,8 @@ impl Tcb {
                 Timer::FinWait2 => self.close_with(cx, None),
                 // RFC 9293 §3.10.8: TIME_WAIT timeout deletes the TCB.
                 Timer::TimeWait => self.close_with(cx, None),
+                Timer::LossProbe => self.on_loss_probe_timeout(),
+                Timer::Reorder => self.on_reorder_timeout(cx),
             }
         }
     }
@@ -114,12 +122,14 @@ impl Tcb {
             self.cc.on_rto(cx.now, self.flight_size(), self.snd_mss());
         }
         // RFC 6582 §4: after a timeout, duplicate ACKs for data sent before it must not start
-        // another fast retransmit.
-        self.recovery = None;
-        self.recover_high = self.snd_max;
-        self.dup_acks = 0;
-        // Go back to the first unacknowledged octet; Karn's algorithm: no sample from it.
-        self.snd_nxt = self.snd_una;
+        // another fast retransmit (recover_high), and everything unSACKed is resent.
+        let handshake = !(self.syn_acked() && self.state.is_synchronized());
+        self.on_rto_for_recovery();
+        if handshake {
+            // The SYN (and what followed it) goes again from the start.
+            self.snd_nxt = self.snd_una;
+        }
+        // Karn's algorithm: no sample from a retransmission.
         self.rtt_probe = None;
     }
 
