@@ -68,6 +68,9 @@ impl Tcpdump {
                 path_text,
                 "-U",
                 "--immediate-mode",
+                // 64 MB of kernel buffer: a burst must not outrun tcpdump on a busy machine.
+                "-B",
+                "65536",
                 "-s",
                 "262144",
                 "-n",
@@ -127,6 +130,16 @@ impl Tcpdump {
         assert!(
             finished.stderr.contains("packets captured"),
             "tcpdump did not finish cleanly: {}",
+            finished.stderr
+        );
+        // A tap that lost packets would make the analyzer (rightly) see gaps that the kernels
+        // never had: the comparisons with ss need every packet.
+        assert!(
+            finished
+                .stderr
+                .lines()
+                .any(|l| l.trim() == "0 packets dropped by kernel"),
+            "tcpdump lost packets: {}",
             finished.stderr
         );
         self.path
