@@ -7,8 +7,8 @@ use std::fmt::Write as _;
 use crate::conn::Dir;
 use crate::ladder::{Ladder, Numbering, Row};
 
-/// The widest line this renderer writes, unless a state name or address is longer than its
-/// column (none of RFC 9293's are).
+/// The widest line this renderer writes, unless long (IPv6) addresses stretch the header or
+/// a state name is longer than its column (none of RFC 9293's are).
 pub const WIDTH: usize = 100;
 /// Columns between the two timelines.
 const ARROW: usize = 50;
@@ -29,9 +29,10 @@ pub fn render(ladder: &Ladder) -> String {
     let [client, server] = &ladder.endpoints;
     let _ = writeln!(
         out,
-        "# connection {}: client {client} (left), server {server} (right); {numbers}",
+        "# connection {}: client {client} (left), server {server} (right)",
         ladder.number
     );
+    let _ = writeln!(out, "# {numbers}; time in seconds since the first packet");
     line(&mut out, "time", "frame", "client", &blank(), "server");
     let [c0, s0] = ladder.initial_states;
     line(&mut out, "", "", c0, &blank(), s0);

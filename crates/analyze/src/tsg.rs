@@ -253,11 +253,16 @@ pub fn render(graph: &TimeSequence) -> String {
         .segments
         .iter()
         .flat_map(|s| [s.start, s.end])
-        .chain(graph.acks.iter().flat_map(|a| [a.ack, a.window_edge]))
+        .chain(graph.acks.iter().map(|a| a.ack))
         .chain(graph.sacks.iter().flat_map(|s| [s.start, s.end]));
     let (s0, s1) = seqs.fold((i64::MAX, i64::MIN), |(lo, hi), s| (lo.min(s), hi.max(s)));
     let (t0, t1) = if t0 <= t1 { (t0, t1) } else { (0.0, 0.0) };
     let (s0, s1) = if s0 <= s1 { (s0, s1) } else { (0, 0) };
+    // The window line joins the range only while it stays near the data: a window far larger
+    // than the transfer (a scaled one, say) would squash the data into a flat line, so it
+    // is clipped at the top instead, as tcptrace's zoomed views do.
+    let window_top = graph.acks.iter().map(|a| a.window_edge).max().unwrap_or(s1);
+    let s1 = s1.max(window_top.min(s1 + (s1 - s0).max(1)));
     // A little room around the data, and a non-empty range even for a single point.
     let (tpad, spad) = (
         ((t1 - t0) * 0.03).max(1e-3),
@@ -281,6 +286,12 @@ pub fn render(graph: &TimeSequence) -> String {
         ),
     );
     axes(&mut svg, &scale);
+    svg.raw(&format!(
+        r#"<clipPath id="plot"><rect x="{LEFT:.1}" y="{TOP:.1}" width="{:.1}" height="{:.1}"/></clipPath>"#,
+        WIDTH - LEFT - RIGHT,
+        HEIGHT - TOP - BOTTOM
+    ));
+    svg.raw(r#"<g clip-path="url(#plot)">"#);
     draw_window_and_acks(&mut svg, graph, &scale);
     for s in &graph.sacks {
         let x = scale.x(s.time) + 3.0;
@@ -295,6 +306,7 @@ pub fn render(graph: &TimeSequence) -> String {
     for seg in &graph.segments {
         i_beam(&mut svg, seg, &scale);
     }
+    svg.raw("</g>");
     legend(&mut svg);
     svg.finish()
 }

@@ -224,7 +224,13 @@ fn graph_marks_retransmissions_and_scales_the_window() {
     assert_eq!(count_class(&svg, "data"), 3);
     let (painted, red) = render(&svg);
     assert!(painted > 5_000, "only {painted} pixels drawn");
-    assert!(red > 10, "the red bar shows: {red} red pixels");
+    // The legend is red too: compare with a graph without retransmissions.
+    let clean = tsg::render(&tsg::build(&first_view(&conversation()), Dir::ToServer));
+    let (_, legend_only) = render(&clean);
+    assert!(
+        red > legend_only + 10,
+        "the red bar shows: {red} vs {legend_only} red pixels"
+    );
 
     // With scaling on both SYNs, the window after the handshake is shifted (RFC 7323 §2.2)
     // but the SYN-ACK's is not.

@@ -301,8 +301,7 @@ fn write_ladders(args: &DemoArgs, pcap: &[u8], out: &mut dyn Write) -> io::Resul
         .unwrap_or_default();
     writeln!(
         out,
-        "# synack demo --scenario {scenario} --diagram: link delay {} ms each way; times are \
-         when each segment arrived",
+        "# synack demo --scenario {scenario} --diagram: link delay {} ms each way",
         args.delay_ms
     )?;
     for view in synack_analyze::view::connection_views(&capture) {
