@@ -165,7 +165,7 @@ fn synack_flags(conn: &Value) -> BTreeSet<(u64, String)> {
         .as_array()
         .expect("findings")
         .iter()
-        .map(|f| {
+        .flat_map(|f| {
             // Unit variants serialize as a string, `duplicate_ack {count}` as an object.
             let kind = f["kind"].as_object().map_or_else(
                 || f["kind"].as_str().expect("kind").to_string(),
@@ -177,7 +177,12 @@ fn synack_flags(conn: &Value) -> BTreeSet<(u64, String)> {
                 "rst" => "tcp.connection.rst".to_string(),
                 other => format!("tcp.analysis.{other}"),
             };
-            (f["frame"].as_u64().expect("frame"), field)
+            let frame = f["frame"].as_u64().expect("frame");
+            // Wireshark flags a fast retransmission as a retransmission too (its expert info
+            // for the frame carries both messages); the analyzer names the finer one.
+            let also = (kind == "fast_retransmission")
+                .then(|| (frame, "tcp.analysis.retransmission".to_string()));
+            std::iter::once((frame, field)).chain(also)
         })
         .collect()
 }
@@ -481,7 +486,7 @@ fn lossy_transfer_states_match_ss() {
 }
 
 #[test]
-#[ignore = "analyze: a fast retransmission is also tcp.analysis.retransmission in tshark; synack reports only fast_retransmission"]
+#[ignore = "analyze: now and then one frame tshark calls a fast retransmission is out-of-order for synack (timing of the 20 ms window against the reordering threshold); run with --include-ignored"]
 fn lossy_transfer_flags_match_tshark() {
     let run = lossy_run("lossy-flags");
     for (title, pcap, _) in run.captures {
