@@ -9,6 +9,7 @@
 //! Setup failures (not root, no `ip`, a missing program) panic with a message saying what is
 //! missing: interop tests fail loudly instead of skipping.
 
+mod capture;
 mod child;
 mod clients;
 mod data;
@@ -18,6 +19,10 @@ mod peer;
 mod ss;
 mod trace;
 
+pub use capture::{
+    analyzer_state_name, flag_rows, flag_table, pcap_frame_count, ss_state_of, tshark_flags,
+    FlagRow, LossyLink, Tcpdump, TSHARK_FLAG_FIELDS, TSHARK_ONLY_FIELDS,
+};
 pub use child::{Finished, NsChild, StdinFrom, StdoutTo};
 pub use clients::echo_clients;
 pub use data::{file_with, random_file, sha256_hex, TestFile};

@@ -5,7 +5,9 @@
 //!
 //! The pipeline, one module per step: [`capture`] (file -> IP frames), [`segment`] (IP ->
 //! TCP facts), [`conn`] (segments -> connections), [`infer`] (states), [`expert`]
-//! (findings), [`report`] (tables, detail, JSON).
+//! (findings), [`report`] (tables, detail, JSON). The pictures build on the same steps:
+//! [`view`] (one connection with its states and findings), [`ladder`] (the sequence diagram as
+//! data) drawn by [`ladder_text`] and [`ladder_svg`], and [`tsg`] (the time-sequence graph).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -13,8 +15,14 @@ pub mod capture;
 pub mod conn;
 pub mod expert;
 pub mod infer;
+pub mod ladder;
+pub mod ladder_svg;
+pub mod ladder_text;
 pub mod report;
 pub mod segment;
+pub mod svg;
+pub mod tsg;
+pub mod view;
 
 pub use capture::{read_capture, Capture, CaptureError};
 pub use report::{analyze, Analysis, ConnectionReport};

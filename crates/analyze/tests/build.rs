@@ -20,7 +20,7 @@ pub const CLIENT: (IpAddr, u16) = (IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), 40000
 pub const SERVER: (IpAddr, u16) = (IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)), 80);
 
 /// One segment to build.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Seg {
     pub from: (IpAddr, u16),
     pub to: (IpAddr, u16),

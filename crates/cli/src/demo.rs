@@ -57,6 +57,10 @@ pub struct DemoArgs {
     /// transit are left out.
     #[arg(long, value_name = "FILE")]
     pub pcap: Option<PathBuf>,
+    /// Instead of the trace, draw the conversation as a ladder diagram: the delivered packets
+    /// (what --pcap would write) go through the same analyzer as `synack diagram`.
+    #[arg(long)]
+    pub diagram: bool,
 }
 
 const CLIENT_ISN: u32 = 3626544836;
@@ -72,6 +76,8 @@ struct Demo<'w> {
     last_time: Option<synack_core::Instant>,
     /// `--pcap`: every packet printed as arriving, at its arrival time.
     pcap: Option<PcapWriter<BufWriter<File>>>,
+    /// `--diagram`: the same packets, in a pcap held in memory for the analyzer.
+    memory: Option<PcapWriter<Vec<u8>>>,
 }
 
 impl Demo<'_> {
@@ -89,9 +95,12 @@ impl Demo<'_> {
                 CaptureEvent::Delivered => {
                     self.last_time = Some(c.time);
                     writeln!(self.out, "{} {line}", c.time)?;
+                    let since_zero = Duration::from_micros(c.time.total_micros());
                     if let Some(pcap) = &mut self.pcap {
-                        let since_zero = Duration::from_micros(c.time.total_micros());
                         pcap.write_packet(since_zero, &c.packet)?;
+                    }
+                    if let Some(memory) = &mut self.memory {
+                        memory.write_packet(since_zero, &c.packet)?;
                     }
                 }
                 CaptureEvent::Dropped(reason) => {
@@ -219,15 +228,24 @@ pub fn run(args: &DemoArgs, out: &mut dyn Write) -> io::Result<()> {
     }
     net.link(client, server, link);
     net.set_capture(true);
+    let memory = if args.diagram {
+        Some(PcapWriter::new(Vec::new())?)
+    } else {
+        None
+    };
+    // With --diagram the trace is not printed: the ladder replaces it.
+    let mut sink = io::sink();
+    let trace_out: &mut dyn Write = if args.diagram { &mut sink } else { &mut *out };
     let mut demo = Demo {
         net,
         client,
         server,
         client_addr: SocketAddr::new(client_ip, 3337),
         server_addr: SocketAddr::new(server_ip, 7788),
-        out,
+        out: trace_out,
         last_time: None,
         pcap,
+        memory,
     };
     writeln!(
         demo.out,
@@ -264,6 +282,31 @@ pub fn run(args: &DemoArgs, out: &mut dyn Write) -> io::Result<()> {
     )?;
     if let Some(pcap) = &mut demo.pcap {
         pcap.flush()?;
+    }
+    if let Some(memory) = demo.memory.take() {
+        write_ladders(args, &memory.into_inner(), out)?;
+    }
+    Ok(())
+}
+
+/// `--diagram`: reads the in-memory capture back and draws each connection in it, through the
+/// same analyzer and renderer as `synack diagram`.
+fn write_ladders(args: &DemoArgs, pcap: &[u8], out: &mut dyn Write) -> io::Result<()> {
+    let capture = synack_analyze::read_capture(pcap)
+        .map_err(|e| io::Error::other(format!("reading the demo's own capture: {e}")))?;
+    let scenario = args
+        .scenario
+        .to_possible_value()
+        .map(|v| v.get_name().to_string())
+        .unwrap_or_default();
+    writeln!(
+        out,
+        "# synack demo --scenario {scenario} --diagram: link delay {} ms each way",
+        args.delay_ms
+    )?;
+    for view in synack_analyze::view::connection_views(&capture) {
+        let ladder = synack_analyze::ladder::build(&view, Default::default());
+        out.write_all(synack_analyze::ladder_text::render(&ladder).as_bytes())?;
     }
     Ok(())
 }

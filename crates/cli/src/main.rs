@@ -4,6 +4,8 @@
 mod analyze;
 mod control_target;
 mod demo;
+mod diagram;
+mod graph;
 mod nc;
 mod netargs;
 mod netstat;
@@ -40,21 +42,32 @@ enum Command {
     /// Read a pcap or pcapng capture and tell, per TCP connection, what happened: endpoints,
     /// options, RTT, states each side went through, how it ended, and Wireshark-style findings
     Analyze(analyze::AnalyzeArgs),
+    /// Draw a connection of a capture as a ladder (sequence) diagram: text in the terminal, or
+    /// SVG with -o. Takes the first connection unless --conn says which
+    Diagram(diagram::DiagramArgs),
+    /// Draw a time-sequence graph (tcptrace style: data, ACK and window lines, SACK blocks,
+    /// retransmissions in red) of one direction of a connection as SVG
+    Graph(graph::GraphArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Demo(args) => {
-            demo::run(&args, &mut std::io::stdout().lock()).map_err(|e| e.to_string())
-        }
-        Command::Nc(args) => nc::run(&args).map_err(|e| format!("nc: {e}")),
-        Command::Ss(args) => ss::run(&args).map_err(|e| format!("ss: {e}")),
-        Command::Netstat(args) => netstat::run(&args).map_err(|e| format!("netstat: {e}")),
-        Command::Analyze(args) => {
-            analyze::run(&args, &mut std::io::stdout().lock()).map_err(|e| format!("analyze: {e}"))
-        }
-    };
+    let result =
+        match cli.command {
+            Command::Demo(args) => {
+                demo::run(&args, &mut std::io::stdout().lock()).map_err(|e| e.to_string())
+            }
+            Command::Nc(args) => nc::run(&args).map_err(|e| format!("nc: {e}")),
+            Command::Ss(args) => ss::run(&args).map_err(|e| format!("ss: {e}")),
+            Command::Netstat(args) => netstat::run(&args).map_err(|e| format!("netstat: {e}")),
+            Command::Analyze(args) => analyze::run(&args, &mut std::io::stdout().lock())
+                .map_err(|e| format!("analyze: {e}")),
+            Command::Diagram(args) => diagram::run(&args, &mut std::io::stdout().lock())
+                .map_err(|e| format!("diagram: {e}")),
+            Command::Graph(args) => {
+                graph::run(&args, &mut std::io::stdout().lock()).map_err(|e| format!("graph: {e}"))
+            }
+        };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
