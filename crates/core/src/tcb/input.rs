@@ -445,9 +445,14 @@ impl Tcb {
         // Any acceptable ACK answers our zero-window probes.
         self.persist_unanswered = 0;
         let flight_before = self.flight_size();
-        // RFC 6675 §5: SACK information first, so that D-SACKs are judged against the old
-        // SND.UNA and the scoreboard is current for loss detection.
-        let mut delivered = self.apply_sack_blocks(seg);
+        // The scoreboard takes the cumulative ACK first, then the SACK blocks (RFC 6675 §5):
+        // segments acknowledged together with a block above them were not reordered.
+        let mut delivered = if ack > self.snd_una && ack <= self.snd_max {
+            self.board.on_cumulative_ack(ack)
+        } else {
+            Default::default()
+        };
+        delivered.merge(self.apply_sack_blocks(seg));
         let mut data_acked = 0u32;
         let mut rtt = None;
         let mut round_end = false;
@@ -472,7 +477,6 @@ impl Tcb {
                 // After a timeout we went back to SND.UNA; the ACK covered more than resent.
                 self.snd_nxt = self.snd_una;
             }
-            delivered.merge(self.board.on_cumulative_ack(ack));
             rtt = self.on_rtt_sample_for_ack(cx, seg);
             self.retries = 0;
             self.rtt.reset_backoff();

@@ -7,8 +7,9 @@ use synack_wire::SeqNumber;
 /// RFC 8985 §6.1 per-connection RACK variables.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Rack {
-    /// RACK.xmit_ts and RACK.end_seq: the most recently sent segment known delivered.
-    pub xmit: Option<(Instant, SeqNumber)>,
+    /// RACK.xmit_ts and, in place of RACK.end_seq, the transmission order: the most recently
+    /// sent segment known delivered (order breaks ties between sends at the same instant).
+    pub xmit: Option<(Instant, u64)>,
     /// RACK.rtt: the RTT of that segment.
     pub rtt: Duration,
     /// RACK.reordering_seen.
@@ -30,7 +31,7 @@ impl Rack {
         &mut self,
         now: Instant,
         sent_at: Instant,
-        end: SeqNumber,
+        order: u64,
         retransmitted: bool,
         min_rtt: Option<Duration>,
     ) {
@@ -39,8 +40,8 @@ impl Rack {
             return;
         }
         self.rtt = rtt;
-        if self.xmit.is_none_or(|x| (sent_at, end) > x) {
-            self.xmit = Some((sent_at, end));
+        if self.xmit.is_none_or(|x| (sent_at, order) > x) {
+            self.xmit = Some((sent_at, order));
         }
     }
 
@@ -137,10 +138,10 @@ mod tests {
         let mut r = Rack::default();
         let t0 = Instant::ZERO;
         let ms = Duration::from_millis;
-        r.update(t0 + ms(50), t0 + ms(45), SeqNumber(10), true, Some(ms(20)));
+        r.update(t0 + ms(50), t0 + ms(45), 7, true, Some(ms(20)));
         assert!(r.xmit.is_none());
-        r.update(t0 + ms(50), t0 + ms(10), SeqNumber(10), false, Some(ms(20)));
-        assert_eq!(r.xmit, Some((t0 + ms(10), SeqNumber(10))));
+        r.update(t0 + ms(50), t0 + ms(10), 3, false, Some(ms(20)));
+        assert_eq!(r.xmit, Some((t0 + ms(10), 3)));
         assert_eq!(r.rtt, ms(40));
     }
 }

@@ -113,9 +113,9 @@ impl Tcb {
     pub(crate) fn on_ack_recovery(&mut self, cx: &mut Cx, facts: AckFacts) {
         let mss = self.snd_mss();
         let now = cx.now;
-        if let Some((sent_at, end, retransmitted)) = facts.delivered.newest {
+        if let Some((sent_at, order, retransmitted)) = facts.delivered.newest {
             self.rack
-                .update(now, sent_at, end, retransmitted, self.rtt.min_rtt());
+                .update(now, sent_at, order, retransmitted, self.rtt.min_rtt());
         }
         if facts.delivered.reordered {
             self.rack.reordering_seen = true;

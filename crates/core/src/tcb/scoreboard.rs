@@ -30,6 +30,9 @@ pub(crate) struct Sent {
     pub end: SeqNumber,
     /// The last time it was sent.
     pub sent_at: Instant,
+    /// Transmission order of that last send: orders segments sent at the same instant (a
+    /// retransmission sent after new data in one burst is the later one).
+    pub order: u64,
     pub mark: Mark,
     /// Sent more than once (Karn's rule and RFC 8985 §6.2 step 2 ambiguity).
     pub retransmitted: bool,
@@ -46,8 +49,8 @@ impl Sent {
 pub(crate) struct Delivered {
     /// Bytes newly SACKed (cumulative progress is counted by the caller).
     pub sacked: u32,
-    /// The most recently sent of the newly delivered segments: (sent_at, end, retransmitted).
-    pub newest: Option<(Instant, SeqNumber, bool)>,
+    /// The most recently sent of the newly delivered segments: (sent_at, order, retransmitted).
+    pub newest: Option<(Instant, u64, bool)>,
     /// A newly delivered segment that was never retransmitted ended below one already
     /// delivered: the network reordered (RFC 8985 §6.2 step 3).
     pub reordered: bool,
@@ -58,10 +61,10 @@ impl Delivered {
     pub fn merge(&mut self, other: Delivered) {
         self.sacked += other.sacked;
         self.reordered |= other.reordered;
-        if let Some((at, end, retransmitted)) = other.newest {
-            let newer = self.newest.is_none_or(|(a, e, _)| (at, end) > (a, e));
+        if let Some((at, order, retransmitted)) = other.newest {
+            let newer = self.newest.is_none_or(|(a, o, _)| (at, order) > (a, o));
             if newer {
-                self.newest = Some((at, end, retransmitted));
+                self.newest = Some((at, order, retransmitted));
             }
         }
     }
@@ -72,9 +75,9 @@ impl Delivered {
         }
         let newer = self
             .newest
-            .is_none_or(|(at, end, _)| (seg.sent_at, seg.end) > (at, end));
+            .is_none_or(|(at, order, _)| (seg.sent_at, seg.order) > (at, order));
         if newer {
-            self.newest = Some((seg.sent_at, seg.end, seg.retransmitted));
+            self.newest = Some((seg.sent_at, seg.order, seg.retransmitted));
         }
     }
 }
@@ -89,11 +92,15 @@ pub(crate) struct Scoreboard {
     lost: u32,
     /// Highest sequence number SACKed or acknowledged so far (RFC 8985 RACK.fack).
     fack: SeqNumber,
+    /// Transmissions so far, for [`Sent::order`].
+    sends: u64,
 }
 
 impl Scoreboard {
     /// Records bytes sent first at `[start, end)` (appended) or again (already recorded).
     pub fn on_send(&mut self, start: SeqNumber, end: SeqNumber, now: Instant) {
+        self.sends += 1;
+        let order = self.sends;
         let high = self.segs.back().map(|s| s.end);
         if high.is_none_or(|h| start >= h) {
             if self.segs.is_empty() {
@@ -103,6 +110,7 @@ impl Scoreboard {
                 start,
                 end,
                 sent_at: now,
+                order,
                 mark: Mark::InFlight,
                 retransmitted: false,
             });
@@ -123,6 +131,7 @@ impl Scoreboard {
             }
             seg.mark = Mark::Resent;
             seg.sent_at = now;
+            seg.order = order;
             seg.retransmitted = true;
         }
     }
@@ -243,7 +252,7 @@ impl Scoreboard {
     pub fn rack_detect_loss(
         &mut self,
         now: Instant,
-        rack_xmit: (Instant, SeqNumber),
+        rack_xmit: (Instant, u64),
         rtt_plus_reo: std::time::Duration,
     ) -> (u32, Option<Instant>) {
         let mut newly = 0;
@@ -252,7 +261,7 @@ impl Scoreboard {
             if !matches!(seg.mark, Mark::InFlight | Mark::Resent) {
                 continue;
             }
-            if (seg.sent_at, seg.end) >= rack_xmit {
+            if (seg.sent_at, seg.order) >= rack_xmit {
                 if seg.retransmitted {
                     // Sent again recently; originals further on may still be older.
                     continue;
