@@ -291,6 +291,10 @@ impl Tcb {
         let data = seq_len - u32::from(fin);
         let len = data.min(self.snd_mss());
         let mut flags = TcpFlags::ACK;
+        if len == data && lost.start + data == self.data_end() && data > 0 {
+            // As first sent: the segment that emptied the queue carries PSH.
+            flags |= TcpFlags::PSH;
+        }
         if fin && len == data {
             flags |= TcpFlags::FIN;
         }
@@ -307,7 +311,13 @@ impl Tcb {
     /// RFC 8985 §7.2: arm the probe timeout while data is out and no loss is known.
     pub(crate) fn schedule_loss_probe(&mut self, now: crate::time::Instant) {
         let flight = self.flight_size();
+        // Not after a timeout until an ACK shows progress (the "loss" state, where the RTO
+        // and its backoff pace things: RFC 8985 §7.2 schedules probes only in the open
+        // state), and not before any RTT sample (RFC 6298 §5.7 keeps the first RTO at 3 s after
+        // a lost SYN; a 1 s probe would undercut it).
         let eligible = self.sack_ok
+            && self.retries == 0
+            && self.rtt.srtt().is_some()
             && self.recovery.is_none()
             && self.rack.tlp.is_none()
             && flight > 0

@@ -219,6 +219,12 @@ impl Tcb {
             self.timers.clear(Timer::Persist);
             self.probe = self.probe.filter(|p| *p != Probe::ZeroWindow);
         }
+        if self.snd_max > self.snd_una && !self.timers.is_set(Timer::Persist) {
+            // RFC 6298 §5.1: data in flight needs the retransmission timer. Leaving persist
+            // mode with a probe octet still unacknowledged must not leave it unguarded (a
+            // stall the fuzzer found: FIN-WAIT-1, one octet out, window 1, no timer).
+            self.arm_rto_if_idle(now);
+        }
     }
 
     /// Re-arms the keepalive timer after activity.
