@@ -6,7 +6,9 @@
 //! - state transitions only along RFC 9293 Figure 5 (plus the RFC's aborts to CLOSED);
 //! - queues within their configured limits, and bytes in flight within the send buffer (so
 //!   SND.UNA <= SND.NXT <= SND.UNA + buffer: a wrapped difference would be huge);
-//! - the number of connections bounded by what the peer could open.
+//! - the number of connections bounded by what the peer could open;
+//! - a connection with unacknowledged data has a timer armed (RFC 9293 §3.8.1: the
+//!   retransmission timer runs while data is outstanding), or it would stall forever.
 
 use crate::gen::Gen;
 use std::collections::{HashSet, VecDeque};
@@ -358,6 +360,14 @@ impl<'a> Case<'a> {
                 self.fail(format!(
                     "{id:?}: {} bytes in flight with a {}-byte send buffer (SND.UNA/SND.NXT out of order?)",
                     info.bytes_in_flight, self.config.send_buffer
+                ));
+            }
+            // A CLOSED connection still listed (its handle not yet released) sends nothing.
+            let sending = !matches!(info.state, State::Closed | State::TimeWait);
+            if sending && info.bytes_in_flight > 0 && self.stack.poll_timeout().is_none() {
+                self.fail(format!(
+                    "{id:?} in {}: {} bytes in flight and no timer armed",
+                    info.state, info.bytes_in_flight
                 ));
             }
             if info.send_queue > self.config.send_buffer {

@@ -45,6 +45,11 @@ pub fn parse_packet(data: &[u8]) {
 /// The IP header facts and payload survive emit → parse.
 fn ip_round_trip(packet: &synack_wire::ip::IpPacket<'_>) {
     let h = packet.header;
+    // Extension headers may leave no upper-layer bytes, but a bare IPv6 header with Payload
+    // Length 0 is refused as a jumbogram (RFC 2675 §3): that case has no round trip to check.
+    if h.src.is_ipv6() && packet.payload.is_empty() {
+        return;
+    }
     let ip_len = ip_header_len(h.src);
     let mut buf = vec![0u8; ip_len + packet.payload.len()];
     let Ok(written) = emit_ip_header(

@@ -205,8 +205,14 @@ impl<'a> Run<'a> {
             conn.and_then(|c| self.pair.net.host(host).stack.info(c))
                 .map_or("gone".to_string(), |i| format!("{i:?}"))
         };
+        let deadlines = format!(
+            "now {:?}, client deadline {:?}, server deadline {:?}",
+            self.pair.net.now(),
+            self.pair.net.host(self.pair.a).stack.poll_timeout(),
+            self.pair.net.host(self.pair.b).stack.poll_timeout()
+        );
         panic!(
-            "{what}\nclient: {}\nserver: {}\nsent {} of {} bytes, delivered {}, eof {}, spoiled {}\nactions:\n  {}",
+            "{what}\n{deadlines}\nclient: {}\nserver: {}\nsent {} of {} bytes, delivered {}, eof {}, spoiled {}\nactions:\n  {}",
             info(self.pair.a, self.client),
             info(self.pair.b, self.server),
             self.sent,

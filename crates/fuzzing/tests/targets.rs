@@ -168,12 +168,12 @@ fn iters(release: u64) -> u64 {
 
 #[test]
 fn parse_packet_survives_arbitrary_bytes() {
-    run_target("parse_packet", iters(2_000_000));
+    run_target("parse_packet", iters(1_000_000));
 }
 
 #[test]
 fn live_stack_keeps_its_invariants() {
-    run_target("live_stack", iters(30_000));
+    run_target("live_stack", iters(15_000));
 }
 
 #[test]
