@@ -26,8 +26,11 @@ const MAX_ACTIONS: usize = 200;
 /// The longest the impaired phase may last, in virtual milliseconds. It stays well inside the
 /// SYN and data retry budgets, so a clean link afterwards must be able to finish the transfer.
 const MAX_IMPAIRED_MS: u64 = 20_000;
-/// Virtual time the clean completion phase may take.
-const COMPLETION_LIMIT: Duration = Duration::from_secs(600);
+/// Virtual time the clean phase may go without delivering a byte: over twice the largest
+/// retransmission timeout, so a live connection always makes progress within it.
+const STALL_LIMIT: Duration = Duration::from_secs(300);
+/// Virtual time the clean completion phase may take in all.
+const COMPLETION_LIMIT: Duration = Duration::from_secs(3_600);
 /// Largest transfer, to keep executions fast.
 const MAX_TRANSFER: u64 = 64 * 1024;
 
@@ -143,7 +146,11 @@ impl<'a> Run<'a> {
         let up = link_config(&mut gen, mtu);
         let down = link_config(&mut gen, mtu);
         let impaired_ms = gen.below(MAX_IMPAIRED_MS + 1);
-        let total = gen.below(MAX_TRANSFER + 1) as usize;
+        // A tiny send buffer or receive window moves a few bytes per round trip: keep such
+        // transfers short so every run ends quickly.
+        let narrowest = client_cfg.send_buffer.min(server_cfg.recv_buffer) as u64;
+        let cap = (narrowest * 64).min(MAX_TRANSFER);
+        let total = gen.below(cap + 1) as usize;
         let log = vec![
             format!("client {client_cfg:?}"),
             format!("server {server_cfg:?}"),
@@ -411,7 +418,13 @@ impl<'a> Run<'a> {
         self.pair.net.set_link(a, b, clean(&self.links.0));
         self.pair.net.set_link(b, a, clean(&self.links.1));
         let give_up = self.pair.net.now() + COMPLETION_LIMIT;
+        let mut last_progress = (self.pair.net.now(), self.delivered.len());
         while self.pair.net.now() < give_up {
+            if self.delivered.len() != last_progress.1 {
+                last_progress = (self.pair.net.now(), self.delivered.len());
+            } else if self.pair.net.now() >= last_progress.0 + STALL_LIMIT {
+                break;
+            }
             if self.client.is_some() && !self.client_done {
                 self.client_send(usize::MAX);
                 if self.sent == self.data.len() {
@@ -454,8 +467,8 @@ impl<'a> Run<'a> {
         }
         if self.delivered.len() != self.sent || !self.eof {
             self.fail(format!(
-                "a clean link did not finish the transfer within {COMPLETION_LIMIT:?}: \
-                 delivered {} of {} bytes, eof {}",
+                "a clean link did not finish the transfer (no progress for {STALL_LIMIT:?}, or \
+                 over {COMPLETION_LIMIT:?}): delivered {} of {} bytes, eof {}",
                 self.delivered.len(),
                 self.sent,
                 self.eof
