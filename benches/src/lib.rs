@@ -22,9 +22,11 @@
 pub mod apps;
 pub mod checksum;
 pub mod fifo;
+pub mod link;
 pub mod pattern;
 pub mod report;
 pub mod sim;
+pub mod stacks;
 pub mod tun;
 
 use std::net::{IpAddr, SocketAddr};
