@@ -21,6 +21,7 @@
 
 pub mod apps;
 pub mod checksum;
+pub mod compare;
 pub mod fifo;
 pub mod link;
 pub mod pattern;

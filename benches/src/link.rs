@@ -105,7 +105,13 @@ impl Link {
         };
         Link {
             dirs: [dir(), dir()],
-            rng: seed | 1,
+            // SplitMix64 of the seed: a small seed would otherwise start xorshift on tiny values.
+            rng: {
+                let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+                z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+                z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+                (z ^ (z >> 31)) | 1
+            },
         }
     }
 
@@ -266,7 +272,10 @@ mod tests {
         link.send(0, Duration::ZERO, tcp_packet(1000, 100), true);
         link.send(0, Duration::ZERO, tcp_packet(1200, 0), false);
         let s = link.stats(0);
-        assert_eq!((s.data_segments, s.retransmitted, s.timer_retransmits), (3, 1, 1));
+        assert_eq!(
+            (s.data_segments, s.retransmitted, s.timer_retransmits),
+            (3, 1, 1)
+        );
         assert!(tcp_view(&[0x45, 0, 0]).is_none());
     }
 }

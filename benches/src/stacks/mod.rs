@@ -56,8 +56,12 @@ pub trait BenchStack {
     fn accept(&mut self) -> Option<Self::Conn>;
     /// Opens a connection from `local_port` to `remote` (None: refused, the reason is in
     /// [`BenchStack::take_errors`]).
-    fn connect(&mut self, now: Duration, local_port: u16, remote: SocketAddrV4)
-        -> Option<Self::Conn>;
+    fn connect(
+        &mut self,
+        now: Duration,
+        local_port: u16,
+        remote: SocketAddrV4,
+    ) -> Option<Self::Conn>;
     /// Queues data; returns how much fit.
     fn send(&mut self, now: Duration, c: Self::Conn, data: &[u8]) -> usize;
     /// Reads into `buf`.

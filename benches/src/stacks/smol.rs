@@ -202,10 +202,15 @@ impl BenchStack for SmolStack {
         };
         let cx = self.iface.context();
         let s = self.sockets.get_mut::<tcp::Socket>(h);
-        match s.connect(cx, (IpAddress::Ipv4(*remote.ip()), remote.port()), local_port) {
+        match s.connect(
+            cx,
+            (IpAddress::Ipv4(*remote.ip()), remote.port()),
+            local_port,
+        ) {
             Ok(()) => Some(h),
             Err(e) => {
-                self.errors.push(format!("smoltcp connect {local_port}: {e}"));
+                self.errors
+                    .push(format!("smoltcp connect {local_port}: {e}"));
                 self.free_active.push(h);
                 None
             }

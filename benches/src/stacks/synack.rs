@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr, SocketAddrV4};
 use std::time::Duration;
 use synack_core::{
-    CongestionAlgorithm, Config, ConnId, Event, Instant, ListenerId, RecvError, Stack, State,
+    Config, CongestionAlgorithm, ConnId, Event, Instant, ListenerId, RecvError, Stack, State,
 };
 
 /// Accept queue length per listening port (RFC 9293 leaves it to the implementation).
@@ -104,7 +104,8 @@ impl BenchStack for SynackStack {
         match self.stack.connect(at(now), local, SocketAddr::V4(remote)) {
             Ok(c) => Some(c),
             Err(e) => {
-                self.errors.push(format!("synack connect {local_port}: {e}"));
+                self.errors
+                    .push(format!("synack connect {local_port}: {e}"));
                 None
             }
         }
