@@ -246,8 +246,9 @@ mod tests {
         for _ in 0..5 {
             link.send(0, Duration::ZERO, vec![0; 1000], false);
         }
-        // The first starts serialising at once; 2000 and 3000 bytes wait behind the 2nd and 3rd.
-        assert_eq!(link.stats(0).queue_drops, 2);
+        // The first starts serialising at once (1000 bytes unsent), the second makes 2000; a
+        // third would make 3000 > 2500, so it and the rest are dropped.
+        assert_eq!(link.stats(0).queue_drops, 3);
     }
 
     #[test]
