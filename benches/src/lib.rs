@@ -21,10 +21,13 @@
 
 pub mod apps;
 pub mod checksum;
+pub mod compare;
 pub mod fifo;
+pub mod link;
 pub mod pattern;
 pub mod report;
 pub mod sim;
+pub mod stacks;
 pub mod tun;
 
 use std::net::{IpAddr, SocketAddr};
