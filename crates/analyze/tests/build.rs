@@ -209,3 +209,21 @@ pub fn conversation() -> Vec<Seg> {
         seg(c, s, 112, 522, ACK).at(60_000),
     ]
 }
+
+/// Handshake, then data from the client with the second segment lost before the tap.
+pub fn with_loss() -> Vec<Seg> {
+    let (c, s) = (CLIENT, SERVER);
+    vec![
+        seg(c, s, 0, 0, SYN).at(0),
+        seg(s, c, 0, 1, synack()).at(1_000),
+        seg(c, s, 1, 1, ACK).at(2_000),
+        seg(c, s, 1, 1, ACK).data(100).at(100_000),
+        // 101..201 not captured.
+        seg(c, s, 201, 1, ACK).data(100).at(100_100),
+        seg(s, c, 1, 101, ACK).at(101_000),
+        seg(s, c, 1, 101, ACK).at(101_100),
+        seg(s, c, 1, 101, ACK).at(101_200),
+        seg(c, s, 101, 1, ACK).data(100).at(101_300),
+        seg(s, c, 1, 301, ACK).at(102_000),
+    ]
+}

@@ -3,9 +3,11 @@
 //! when rendered with resvg; and no panic on any capture the analyzer accepts.
 
 mod build;
+mod svg_check;
 
 use build::*;
 use proptest::prelude::*;
+use svg_check::{count_class, render};
 use synack_analyze::conn::Dir;
 use synack_analyze::ladder::{self, Ladder, Numbering};
 use synack_analyze::read_capture;
@@ -26,59 +28,6 @@ fn first_view(segs: &[Seg]) -> ConnectionView {
 
 fn ladder_of(segs: &[Seg], numbering: Numbering) -> Ladder {
     ladder::build(&first_view(segs), numbering)
-}
-
-/// Parses the SVG as XML and renders it; returns the pixels that are not white, and those
-/// that are clearly red.
-fn render(svg: &str) -> (usize, usize) {
-    let doc = roxmltree::Document::parse(svg).expect("the SVG is well-formed XML");
-    assert_eq!(doc.root_element().tag_name().name(), "svg");
-    let tree = resvg::usvg::Tree::from_str(svg, &resvg::usvg::Options::default())
-        .expect("usvg accepts the SVG");
-    let size = tree.size().to_int_size();
-    let mut pixmap =
-        resvg::tiny_skia::Pixmap::new(size.width(), size.height()).expect("a non-empty picture");
-    resvg::render(
-        &tree,
-        resvg::tiny_skia::Transform::default(),
-        &mut pixmap.as_mut(),
-    );
-    let pixels = pixmap.pixels();
-    let painted = pixels
-        .iter()
-        .filter(|p| !(p.red() == 255 && p.green() == 255 && p.blue() == 255))
-        .count();
-    let red = pixels
-        .iter()
-        .filter(|p| p.red() > 180 && p.green() < 80 && p.blue() < 80)
-        .count();
-    (painted, red)
-}
-
-/// Elements of the SVG whose class is `class`.
-fn count_class(svg: &str, class: &str) -> usize {
-    let doc = roxmltree::Document::parse(svg).expect("the SVG is well-formed XML");
-    doc.descendants()
-        .filter(|n| n.attribute("class") == Some(class))
-        .count()
-}
-
-/// Handshake, then data from the client with the second segment lost before the tap.
-fn with_loss() -> Vec<Seg> {
-    let (c, s) = (CLIENT, SERVER);
-    vec![
-        seg(c, s, 0, 0, SYN).at(0),
-        seg(s, c, 0, 1, synack()).at(1_000),
-        seg(c, s, 1, 1, ACK).at(2_000),
-        seg(c, s, 1, 1, ACK).data(100).at(100_000),
-        // 101..201 not captured.
-        seg(c, s, 201, 1, ACK).data(100).at(100_100),
-        seg(s, c, 1, 101, ACK).at(101_000),
-        seg(s, c, 1, 101, ACK).at(101_100),
-        seg(s, c, 1, 101, ACK).at(101_200),
-        seg(c, s, 101, 1, ACK).data(100).at(101_300),
-        seg(s, c, 1, 301, ACK).at(102_000),
-    ]
 }
 
 #[test]

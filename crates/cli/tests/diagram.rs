@@ -2,58 +2,12 @@
 //! the basic demo (handshake lines, states beside each timeline), one path for the demo and
 //! for a capture file, and SVG that parses and renders with resvg.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
+#[path = "../../analyze/tests/svg_check/mod.rs"]
+mod svg_check;
 
-fn synack(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_synack"))
-        .args(args)
-        .output()
-        .expect("the synack binary runs")
-}
-
-fn stdout_of(args: &[&str]) -> String {
-    let out = synack(args);
-    assert!(
-        out.status.success(),
-        "synack {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("UTF-8 output")
-}
-
-/// `synack demo --scenario SCENARIO --pcap DIR/SCENARIO.pcap`; returns the capture's path.
-fn demo_capture(dir: &Path, scenario: &str) -> String {
-    let path = dir.join(format!("{scenario}.pcap"));
-    let path = path.to_str().expect("UTF-8 path").to_string();
-    stdout_of(&["demo", "--scenario", scenario, "--pcap", &path]);
-    path
-}
-
-/// Parses the SVG as XML and renders it with resvg; returns (non-white, red) pixel counts.
-fn render(svg: &str) -> (usize, usize) {
-    roxmltree::Document::parse(svg).expect("the SVG is well-formed XML");
-    let tree = resvg::usvg::Tree::from_str(svg, &resvg::usvg::Options::default())
-        .expect("usvg accepts the SVG");
-    let size = tree.size().to_int_size();
-    let mut pixmap =
-        resvg::tiny_skia::Pixmap::new(size.width(), size.height()).expect("a non-empty picture");
-    resvg::render(
-        &tree,
-        resvg::tiny_skia::Transform::default(),
-        &mut pixmap.as_mut(),
-    );
-    let pixels = pixmap.pixels();
-    let painted = pixels
-        .iter()
-        .filter(|p| !(p.red() == 255 && p.green() == 255 && p.blue() == 255))
-        .count();
-    let red = pixels
-        .iter()
-        .filter(|p| p.red() > 180 && p.green() < 80 && p.blue() < 80)
-        .count();
-    (painted, red)
-}
+use common::{demo_capture, stdout_of, synack};
+use svg_check::render;
 
 /// The text between the two timelines of a ladder line, trimmed of the arrow's shaft.
 fn arrow_label(line: &str) -> Option<String> {
