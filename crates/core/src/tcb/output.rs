@@ -369,10 +369,11 @@ impl Tcb {
         let seq_len = len + u32::from(flags.syn()) + u32::from(flags.fin());
         if seq_len > 0 {
             let end = seq + seq_len;
+            let resent = seq < self.snd_max;
             if !flags.syn() {
-                self.on_sent_for_recovery(seq, end, cx.now);
+                self.on_sent_for_recovery(seq, end, resent, cx.now);
             }
-            if seq < self.snd_max {
+            if resent {
                 // A retransmission: Karn's algorithm forbids timing it.
                 self.counters.retransmits += 1;
                 cx.stats.retransmitted_segments += 1;

@@ -267,9 +267,9 @@ impl Tcb {
         &mut self,
         seq: SeqNumber,
         end: SeqNumber,
+        retransmission: bool,
         now: crate::time::Instant,
     ) {
-        let retransmission = seq < self.snd_max;
         self.board.on_send(seq, end, now);
         if self.recovery.is_some() {
             self.prr.out = self.prr.out.saturating_add(end.distance_from(seq));
@@ -413,18 +413,14 @@ impl Tcb {
         if self.syn_acked() && self.state.is_synchronized() {
             self.board.mark_all_lost();
         } else {
+            // Still in the handshake: the SYN (and what followed it) goes again from the start.
             self.board.clear();
+            self.snd_nxt = self.snd_una;
         }
         self.recovery = None;
         self.recover_high = self.snd_max;
         self.dup_acks = 0;
         self.rack.tlp = None;
-        self.prr = Prr {
-            retransmitted: true,
-            // A timeout is not undone by D-SACKs here (no F-RTO yet): keep it from counting.
-            undo_retrans: u32::MAX / 2,
-            ..Prr::default()
-        };
         self.timers.clear(Timer::LossProbe);
         self.timers.clear(Timer::Reorder);
     }

@@ -61,11 +61,16 @@ impl Delivered {
     pub fn merge(&mut self, other: Delivered) {
         self.sacked += other.sacked;
         self.reordered |= other.reordered;
-        if let Some((at, order, retransmitted)) = other.newest {
-            let newer = self.newest.is_none_or(|(a, o, _)| (at, order) > (a, o));
-            if newer {
-                self.newest = Some((at, order, retransmitted));
-            }
+        if let Some(newest) = other.newest {
+            self.offer_newest(newest);
+        }
+    }
+
+    /// Keeps `candidate` if it was sent after the newest so far.
+    fn offer_newest(&mut self, candidate: (Instant, u64, bool)) {
+        let (at, order, _) = candidate;
+        if self.newest.is_none_or(|(a, o, _)| (at, order) > (a, o)) {
+            self.newest = Some(candidate);
         }
     }
 
@@ -73,12 +78,7 @@ impl Delivered {
         if !seg.retransmitted && seg.end < fack {
             self.reordered = true;
         }
-        let newer = self
-            .newest
-            .is_none_or(|(at, order, _)| (seg.sent_at, seg.order) > (at, order));
-        if newer {
-            self.newest = Some((seg.sent_at, seg.order, seg.retransmitted));
-        }
+        self.offer_newest((seg.sent_at, seg.order, seg.retransmitted));
     }
 }
 

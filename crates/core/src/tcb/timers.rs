@@ -123,12 +123,7 @@ impl Tcb {
         }
         // RFC 6582 §4: after a timeout, duplicate ACKs for data sent before it must not start
         // another fast retransmit (recover_high), and everything unSACKed is resent.
-        let handshake = !(self.syn_acked() && self.state.is_synchronized());
         self.on_rto_for_recovery();
-        if handshake {
-            // The SYN (and what followed it) goes again from the start.
-            self.snd_nxt = self.snd_una;
-        }
         // Karn's algorithm: no sample from a retransmission.
         self.rtt_probe = None;
     }
